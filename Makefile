@@ -1,0 +1,42 @@
+# The README's commands. Every target installs what it needs first.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+EMBEDDED := $(PY) -m saas_platform.embedded --
+export WEB_PORT ?= 8000
+export MX_PORT ?= 2525
+
+.PHONY: run test test-fast lint format bench-orgs bench-fanout install clean-var
+
+$(STAMP): pyproject.toml constraints.txt
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -c constraints.txt -e '.[dev]'
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+# Without OUTBOUND_SMTP_URL, a local catcher keeps every outbound mail under var/mail/.
+RUN_PROCESSES := web worker scheduler mx ready $(if $(OUTBOUND_SMTP_URL),,catcher)
+
+run: $(STAMP)
+	DEBUG=$${DEBUG:-1} $(EMBEDDED) sh -c '$(PY) manage.py platform_prepare --demo && exec $(VENV)/bin/honcho --no-prefix start -f Procfile $(RUN_PROCESSES)' 2>&1 | cat || true
+
+test: $(STAMP)
+	@$(PY) -m tests.browser_setup || true
+	PLATFORM_TESTING=1 $(EMBEDDED) $(VENV)/bin/pytest $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: $(STAMP)
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+bench-orgs: $(STAMP)
+	PLATFORM_TESTING=1 $(EMBEDDED) $(PY) bench/organization_create.py $(BENCH_ARGS)
+
+clean-var:
+	rm -rf var

@@ -1,0 +1,19 @@
+"""Writes for console users."""
+
+from __future__ import annotations
+
+from allauth.account.models import EmailAddress
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+
+from accounts.models import Profile
+
+
+@transaction.atomic
+def user_create(*, username: str, email: str, password: str, is_owner: bool = False) -> AbstractBaseUser:
+    """Create a console user of the current organization (call inside its schema)."""
+    user = get_user_model().objects.create_user(username=username, email=email, password=password)
+    Profile.objects.create(user=user, is_owner=is_owner)
+    EmailAddress.objects.create(user=user, email=email, primary=True, verified=True)
+    return user

@@ -1,0 +1,218 @@
+"""Lists, members, senders, admins, inbound messages, broadcasts and deliveries.
+
+All of these live in each organization's own schema.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+
+def address_normalize(address: str) -> str:
+    """The key under which an address is unique and looked up.
+
+    The address itself is stored exactly as given: Japanese carrier addresses such as
+    `taro..yamada@docomo.ne.jp` break RFC 5322 but are real and must be delivered as they are.
+    Comparison folds case (domains are case-insensitive and no mail system we serve treats local
+    parts as case-sensitive).
+    """
+    return address.strip().lower()
+
+
+class MailingList(models.Model):
+    """One list per group (department, class, grade), with its addresses under the organization's domain."""
+
+    name = models.CharField(max_length=200)
+    # LIST in LIST@org-domain, LIST-join@, LIST-leave@, LIST-bounces+TOKEN@.
+    local_part = models.CharField(max_length=64, unique=True)
+    description = models.TextField(blank=True, default="")
+    subject_tag = models.CharField(max_length=64, blank=True, default="")
+    # F3: a join needs confirmation (reply or link). Always needed when the join mail is unauthenticated.
+    join_requires_confirmation = models.BooleanField(default=False)
+    # Posts from registered senders must be authenticated (SPF/DKIM aligned) even when their
+    # domain publishes no DMARC policy.
+    posts_require_authentication = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.local_part
+
+
+class Member(models.Model):
+    """A recipient of a list (F4)."""
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", "active"
+        SUSPENDED = "suspended", "suspended"  # 配信停止 by an admin
+        BOUNCING = "bouncing", "bouncing"  # suspended by bounce handling
+
+    class Source(models.TextChoices):
+        CONSOLE = "console", "console"
+        IMPORT = "import", "import"
+        JOIN = "join", "join"  # an empty mail to LIST-join@
+
+    mailing_list = models.ForeignKey(MailingList, on_delete=models.CASCADE, related_name="members")
+    address = models.CharField(max_length=254)
+    address_normalized = models.CharField(max_length=254)
+    name = models.CharField(max_length=200, blank=True, default="")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
+    source = models.CharField(max_length=16, choices=Source.choices, default=Source.CONSOLE)
+    bounce_score = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["mailing_list", "address_normalized"], name="member_unique_address"),
+        ]
+        indexes = [
+            models.Index(fields=["mailing_list", "status", "id"], name="member_list_status"),
+            models.Index(fields=["mailing_list", "created_at"], name="member_list_created"),
+        ]
+
+    def __str__(self) -> str:
+        return self.address
+
+
+class Sender(models.Model):
+    """A registered sender address of a list (F2, F5). One person may register several addresses."""
+
+    mailing_list = models.ForeignKey(MailingList, on_delete=models.CASCADE, related_name="senders")
+    address = models.CharField(max_length=254)
+    address_normalized = models.CharField(max_length=254)
+    person_name = models.CharField(max_length=200, blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["mailing_list", "address_normalized"], name="sender_unique_address"),
+        ]
+
+    def __str__(self) -> str:
+        return self.address
+
+
+class ListAdmin(models.Model):
+    """A console user who administers one list (F5)."""
+
+    mailing_list = models.ForeignKey(MailingList, on_delete=models.CASCADE, related_name="admins")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="list_admin_roles")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["mailing_list", "user"], name="list_admin_unique")]
+
+
+class InboundMessage(models.Model):
+    """A message accepted by the MX: raw bytes and envelope, stored before the 250 reply.
+
+    `state` doubles as the transactional outbox: a RECEIVED row older than a minute was never picked
+    up by a worker (a crash between commit and enqueue) and the sweeper enqueues it again.
+    """
+
+    class Kind(models.TextChoices):
+        POST = "post", "post"
+        JOIN = "join", "join"
+        LEAVE = "leave", "leave"
+        BOUNCE = "bounce", "bounce"
+        POSTMASTER = "postmaster", "postmaster"
+
+    class State(models.TextChoices):
+        RECEIVED = "received", "received"
+        DISTRIBUTED = "distributed", "distributed"
+        HELD = "held", "held"  # waiting for a moderator
+        REJECTED = "rejected", "rejected"
+        DISCARDED = "discarded", "discarded"  # loops, auto-replies: dropped on purpose, kept for the record
+        DONE = "done", "done"  # join, leave, bounce, postmaster handled
+        QUARANTINED = "quarantined", "quarantined"  # processing kept crashing
+
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    mailing_list = models.ForeignKey(
+        MailingList, null=True, blank=True, on_delete=models.SET_NULL, related_name="inbound_messages"
+    )
+    envelope_from = models.CharField(max_length=512, blank=True, default="")  # "" is the null sender <>
+    envelope_to = models.CharField(max_length=512)
+    peer_address = models.GenericIPAddressField(null=True, blank=True)
+    helo = models.CharField(max_length=255, blank=True, default="")
+    raw = models.BinaryField()
+    size = models.PositiveIntegerField()
+    state = models.CharField(max_length=16, choices=State.choices, default=State.RECEIVED)
+    # Every decision with its reasons: [{"rule": ..., "result": ..., "reason": ...}, ...]
+    decision_reasons = models.JSONField(default=list, blank=True)
+    processing_attempts = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True, default="")
+    received_at = models.DateTimeField(auto_now_add=True)
+    processed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["state", "received_at"], name="inbound_state_received")]
+
+
+class Broadcast(models.Model):
+    """One distribution of content to a list's members, from mail or the web console (F7, F8)."""
+
+    class Channel(models.TextChoices):
+        MAIL = "mail", "mail"
+        WEB = "web", "web"
+
+    class State(models.TextChoices):
+        SCHEDULED = "scheduled", "scheduled"
+        SENDING = "sending", "sending"
+        SENT = "sent", "sent"
+        CANCELLED = "cancelled", "cancelled"
+
+    mailing_list = models.ForeignKey(MailingList, on_delete=models.PROTECT, related_name="broadcasts")
+    channel = models.CharField(max_length=8, choices=Channel.choices)
+    inbound_message = models.OneToOneField(
+        InboundMessage, null=True, blank=True, on_delete=models.PROTECT, related_name="broadcast"
+    )
+    author_address = models.CharField(max_length=254, blank=True, default="")
+    author_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="broadcasts"
+    )
+    subject = models.CharField(max_length=998, blank=True, default="")
+    body_text = models.TextField(blank=True, default="")
+    state = models.CharField(max_length=16, choices=State.choices, default=State.SENDING)
+    scheduled_at = models.DateTimeField(null=True, blank=True)
+    recipient_count = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["mailing_list", "-created_at"], name="broadcast_list_created")]
+
+
+class Delivery(models.Model):
+    """One recipient's copy of a broadcast. A delivery marked SENT is never sent again."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "queued"
+        SENT = "sent", "sent"
+        DEFERRED = "deferred", "deferred"  # 4xx: retried with backoff until a deadline
+        FAILED = "failed", "failed"  # 5xx or deadline passed: not retried
+        BOUNCED = "bounced", "bounced"  # a bounce arrived at the VERP address
+
+    broadcast = models.ForeignKey(Broadcast, on_delete=models.CASCADE, related_name="deliveries")
+    member = models.ForeignKey(Member, null=True, on_delete=models.SET_NULL, related_name="deliveries")
+    address = models.CharField(max_length=254)  # as it was when the broadcast went out
+    # Unguessable per-recipient token: VERP return path, unsubscribe, later read and survey links.
+    token = models.CharField(max_length=32, unique=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_response = models.TextField(blank=True, default="")
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["broadcast", "member"], name="delivery_unique_member")]
+        indexes = [
+            models.Index(fields=["broadcast", "status"], name="delivery_broadcast_status"),
+            models.Index(fields=["status", "next_attempt_at"], name="delivery_status_next"),
+        ]

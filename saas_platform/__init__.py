@@ -1,0 +1,1 @@
+"""The Django project package: settings, URLconfs, ASGI/WSGI, embedded services, the broker."""

@@ -1,0 +1,14 @@
+from __future__ import annotations
+
+from django.apps import AppConfig
+
+
+class SaasPlatformConfig(AppConfig):
+    name = "saas_platform"
+    verbose_name = "Platform"
+
+    def ready(self) -> None:
+        from saas_platform import broker, monitoring
+
+        monitoring.sentry_init()
+        broker.broker_setup()

@@ -1,0 +1,41 @@
+"""The dramatiq broker (Redis), set up once per process before any actor is declared.
+
+Actors live in each app's `tasks.py`. Every actor takes the schema name first and runs inside
+`schema_context` (DESIGN.md); DatabaseConnectionMiddleware closes connections that a job left
+stale so a long-running worker never reuses a broken one.
+"""
+
+from __future__ import annotations
+
+import dramatiq
+from django.conf import settings
+from django.db import close_old_connections
+from dramatiq.brokers.redis import RedisBroker
+
+
+class DatabaseConnectionMiddleware(dramatiq.Middleware):
+    """Close stale database connections around every job, as Django does around requests."""
+
+    def before_process_message(self, broker: dramatiq.Broker, message: dramatiq.Message) -> None:
+        close_old_connections()
+
+    def after_process_message(
+        self, broker: dramatiq.Broker, message: dramatiq.Message, *, result=None, exception=None
+    ) -> None:
+        close_old_connections()
+
+    after_skip_message = after_process_message
+
+
+_configured = False
+
+
+def broker_setup() -> dramatiq.Broker:
+    global _configured
+    if _configured:
+        return dramatiq.get_broker()
+    broker = RedisBroker(url=settings.REDIS_URL, namespace=f"{settings.DRAMATIQ_QUEUE_PREFIX}dramatiq")
+    broker.add_middleware(DatabaseConnectionMiddleware())
+    dramatiq.set_broker(broker)
+    _configured = True
+    return broker

@@ -1,0 +1,11 @@
+"""URLs of an organization's host (<slug>.PLATFORM_DOMAIN): the console and recipients' links."""
+
+from django.urls import include, path
+
+from saas_platform import views
+
+urlpatterns = [
+    path("accounts/", include("allauth.urls")),
+    path("healthz", views.health, name="health"),
+    path("", views.console_home, name="console_home"),
+]

@@ -1,0 +1,42 @@
+"""Organizations and their host names; both live in the public schema."""
+
+from __future__ import annotations
+
+from django.db import models
+from django_tenants.models import DomainMixin, TenantMixin
+
+
+class Organization(TenantMixin):
+    """A customer (company, school, club). Its data lives in the PostgreSQL schema `schema_name`."""
+
+    slug = models.SlugField(max_length=40, unique=True)
+    name = models.CharField(max_length=200)
+    time_zone = models.CharField(max_length=64, default="Asia/Tokyo")
+    language = models.CharField(max_length=8, default="ja")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    # Schemas are created by tenants.services.organization_create (cloned from a template).
+    auto_create_schema = False
+    auto_drop_schema = True
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Domain(DomainMixin):
+    """A host name of an organization: `<slug>.<PLATFORM_DOMAIN>`, later custom domains too.
+
+    The same name serves the console (https://acme.example/) and the list addresses (all@acme.example).
+    Outbound list mail is DKIM-signed with this domain's key; the public half is published in DNS
+    as `<dkim_selector>._domainkey.<domain>` (see `dkim_dns_record`).
+    """
+
+    dkim_selector = models.CharField(max_length=63, default="mlp1")
+    dkim_private_key = models.TextField(blank=True, default="")  # PEM, PKCS#8
+    dkim_public_key = models.TextField(blank=True, default="")  # base64 DER SubjectPublicKeyInfo
+
+    def dkim_dns_record(self) -> str:
+        return f"v=DKIM1; k=rsa; p={self.dkim_public_key}"
+
+    def __str__(self) -> str:
+        return self.domain

@@ -1,0 +1,121 @@
+"""Writes for organizations: creation (schema, domain, owner account)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import connection, transaction
+from django_tenants.utils import schema_context, schema_exists
+
+from tenants.errors import TenantsUserError
+from tenants.models import Domain, Organization
+
+SLUG_PATTERN = re.compile(r"^[a-z][a-z0-9-]{1,38}[a-z0-9]$")
+RESERVED_SLUGS = frozenset({"www", "public", "admin", "api", "mail", "mx", "static", "postmaster", "template"})
+
+
+@dataclass(frozen=True)
+class OrganizationCreated:
+    organization: Organization
+    domain: Domain
+
+
+def dkim_key_generate() -> tuple[str, str]:
+    """A fresh RSA-2048 DKIM key pair: (private PEM, base64 public key for the DNS record)."""
+    import base64
+
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    private_pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    public_der = key.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    return private_pem, base64.b64encode(public_der).decode()
+
+
+def domain_create(*, organization: Organization, name: str, is_primary: bool) -> Domain:
+    """Add a host name to an organization, with its own DKIM key made now."""
+    private_pem, public_b64 = dkim_key_generate()
+    return Domain.objects.create(
+        domain=name.lower(),
+        tenant=organization,
+        is_primary=is_primary,
+        dkim_private_key=private_pem,
+        dkim_public_key=public_b64,
+    )
+
+
+def organization_schema_name(slug: str) -> str:
+    return "org_" + slug.replace("-", "_")
+
+
+def organization_domain_name(slug: str) -> str:
+    return f"{slug}.{settings.PLATFORM_DOMAIN}"
+
+
+def public_tenant_ensure() -> Organization:
+    """The public schema's own row and the bare platform domain (signup, operator pages)."""
+    public, _ = Organization.objects.get_or_create(
+        schema_name=settings.PUBLIC_SCHEMA_NAME, defaults={"slug": "public", "name": "Platform"}
+    )
+    Domain.objects.get_or_create(domain=settings.PLATFORM_DOMAIN, defaults={"tenant": public, "is_primary": True})
+    return public
+
+
+def template_schema_ensure() -> None:
+    """Migrate the template schema that new organizations are cloned from (docs/adr/0001).
+
+    Cloning a migrated schema is a few catalogue copies in SQL; running every migration again for
+    each new organization is slower and grows with the number of migrations. `migrate` (and
+    `make run`/`make test`) call this, so the template always matches the latest migrations.
+    """
+    from django.core.management import call_command
+
+    template = settings.TENANT_TEMPLATE_SCHEMA
+    with connection.cursor() as cursor:
+        cursor.execute(f'CREATE SCHEMA IF NOT EXISTS "{template}"')
+    call_command("migrate_schemas", schema_name=template, tenant=True, interactive=False, verbosity=0)
+
+
+def _schema_clone(source: str, target: str) -> None:
+    from django_tenants.clone import CloneSchema
+
+    # DATA mode copies django_migrations too, so the clone knows it is fully migrated.
+    CloneSchema().clone_schema(source, target, set_connection=False)
+
+
+@transaction.atomic
+def organization_create(
+    *, slug: str, name: str, owner_email: str, owner_password: str, owner_username: str | None = None
+) -> OrganizationCreated:
+    """Create an organization: its schema (cloned from the template), its domain and an owner login."""
+    from accounts.services import user_create
+
+    slug = slug.strip().lower()
+    if not SLUG_PATTERN.match(slug) or slug in RESERVED_SLUGS:
+        raise TenantsUserError(
+            f"{slug!r} is not a usable organization id: 3-40 lower-case letters, digits and hyphens, "
+            "starting with a letter"
+        )
+    if Organization.objects.filter(slug=slug).exists():
+        raise TenantsUserError(f"an organization with the id {slug!r} already exists")
+    schema_name = organization_schema_name(slug)
+    if not schema_exists(settings.TENANT_TEMPLATE_SCHEMA):
+        template_schema_ensure()
+    organization = Organization.objects.create(schema_name=schema_name, slug=slug, name=name.strip())
+    _schema_clone(settings.TENANT_TEMPLATE_SCHEMA, schema_name)
+    domain = domain_create(organization=organization, name=organization_domain_name(slug), is_primary=True)
+    with schema_context(schema_name):
+        user_create(
+            username=owner_username or owner_email.split("@")[0],
+            email=owner_email,
+            password=owner_password,
+            is_owner=True,
+        )
+    return OrganizationCreated(organization=organization, domain=domain)

@@ -1,0 +1,65 @@
+"""Creating organizations: schema, domain, DKIM key and an owner account; bad input is refused."""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth import authenticate
+from django.core.management import CommandError, call_command
+from django_tenants.utils import schema_context, schema_exists
+
+from tenants.errors import TenantsUserError
+from tenants.models import Domain, Organization
+from tenants.services import organization_create
+
+pytestmark = pytest.mark.django_db
+
+
+def test_create_organization_command_makes_schema_domain_and_owner():
+    call_command(
+        "create_organization",
+        slug="acme-sales",
+        name="ACME 営業部",
+        owner_email="boss@acme.example",
+        owner_password="a-long-owner-password",
+    )
+    organization = Organization.objects.get(slug="acme-sales")
+    assert organization.name == "ACME 営業部"
+    assert schema_exists("org_acme_sales")
+    domain = Domain.objects.get(tenant=organization)
+    assert domain.domain == "acme-sales.localhost"
+    assert domain.is_primary
+    assert "BEGIN PRIVATE KEY" in domain.dkim_private_key
+    assert domain.dkim_dns_record().startswith("v=DKIM1; k=rsa; p=MII")
+    with schema_context("org_acme_sales"):
+        owner = authenticate(username="boss@acme.example", password="a-long-owner-password")
+        assert owner is not None
+        assert owner.profile.is_owner
+        assert authenticate(username="boss", password="wrong-password") is None
+
+
+def test_cloned_schema_is_fully_migrated():
+    from django.db import connection
+    from django.db.migrations.executor import MigrationExecutor
+
+    created = organization_create(
+        slug="migrated-check", name="M", owner_email="o@m.example", owner_password="a-long-owner-password"
+    )
+    with schema_context(created.organization.schema_name):
+        executor = MigrationExecutor(connection)
+        assert executor.migration_plan(executor.loader.graph.leaf_nodes()) == []
+
+
+@pytest.mark.parametrize("slug", ["", "a", "a_b", "-lead", "trail-", "has space", "www", "admin", "x" * 41, "日本"])
+def test_bad_slug_is_refused_with_a_clear_error(slug):
+    with pytest.raises(TenantsUserError, match="not a usable organization id"):
+        organization_create(slug=slug, name="x", owner_email="o@x.example", owner_password="a-long-owner-password")
+
+
+def test_duplicate_slug_is_refused():
+    organization_create(slug="twice", name="x", owner_email="o@x.example", owner_password="a-long-owner-password")
+    with pytest.raises(TenantsUserError, match="already exists"):
+        organization_create(slug="twice", name="y", owner_email="p@x.example", owner_password="a-long-owner-password")
+    with pytest.raises(CommandError, match="already exists"):
+        call_command(
+            "create_organization", slug="twice", name="z", owner_email="q@x.example", owner_password="a-long-pass-1"
+        )
