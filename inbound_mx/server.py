@@ -10,7 +10,7 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 
 
 class InboundHandler:
-    async def handle_RCPT(  # noqa: N802
+    async def handle_RCPT(
         self, server: SMTP, session: Session, envelope: Envelope, address: str, rcpt_options: list[str]
     ) -> str:
         return "550 5.1.1 No such recipient here"

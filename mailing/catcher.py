@@ -20,7 +20,7 @@ class CatcherHandler:
         self.directory = directory
         directory.mkdir(parents=True, exist_ok=True)
 
-    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:  # noqa: N802
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         name = f"{time.time_ns()}-{next(_counter)}.eml"
         head = (
             f"X-Catcher-Mail-From: <{envelope.mail_from}>\r\n"

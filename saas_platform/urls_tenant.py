@@ -6,6 +6,7 @@ from saas_platform import views
 
 urlpatterns = [
     path("accounts/", include("allauth.urls")),
+    path("m/", include("mailing.urls")),
     path("healthz", views.health, name="health"),
     path("", views.console_home, name="console_home"),
 ]

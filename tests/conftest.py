@@ -22,6 +22,10 @@ from django.test import Client
 from tenants.models import Organization
 
 os.environ.setdefault("PLATFORM_TESTING", "1")
+# Queues of this test run only, so two runs on one Redis never take each other's jobs.
+os.environ.setdefault("DRAMATIQ_QUEUE_PREFIX", f"test{os.getpid()}-")
+
+pytest_plugins = ["tests.mail_fixtures"]
 
 TEST_PASSWORD = "correct-horse-battery-staple"
 

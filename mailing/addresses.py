@@ -1,0 +1,89 @@
+"""The addresses of a list under its organization's domain, and how an incoming one is read.
+
+| address                        | kind       |
+|--------------------------------|------------|
+| LIST@org-domain                | post       |
+| LIST-join@org-domain           | join       |
+| LIST-leave@org-domain          | leave      |
+| LIST-bounces+TOKEN@org-domain  | bounce     |
+| postmaster@org-domain          | postmaster |
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from mailing.errors import MailingUserError
+
+JOIN_SUFFIX = "-join"
+LEAVE_SUFFIX = "-leave"
+BOUNCES_SUFFIX = "-bounces"
+POSTMASTER = "postmaster"
+# Lower-case letters, digits, dots, hyphens and underscores; starts and ends with a letter or digit.
+LIST_LOCAL_PART = re.compile(r"^[a-z0-9](?:[a-z0-9._-]{0,62}[a-z0-9])?$")
+RESERVED_LOCAL_PARTS = frozenset({POSTMASTER, "abuse", "mailer-daemon", "no-reply", "noreply", "root", "hostmaster"})
+BOUNCE_TOKEN = re.compile(r"^[A-Za-z0-9_-]{8,32}$")
+
+
+@dataclass(frozen=True)
+class ParsedLocalPart:
+    kind: str  # "post" | "join" | "leave" | "bounce" | "postmaster" (InboundMessage.Kind values)
+    list_local_part: str  # "" for postmaster
+    token: str = ""  # the VERP token of a bounce address
+
+
+def list_local_part_validate(local_part: str) -> str:
+    """Return the normalized local part of a new or renamed list, or raise MailingUserError."""
+    value = local_part.strip().lower()
+    if not LIST_LOCAL_PART.match(value):
+        raise MailingUserError(
+            "A list address may use lower-case letters, digits, '.', '-' and '_', "
+            "and must start and end with a letter or digit."
+        )
+    if ".." in value:
+        raise MailingUserError("A list address may not contain two dots in a row.")
+    if value in RESERVED_LOCAL_PARTS:
+        raise MailingUserError(f"'{value}' is reserved and cannot be a list address.")
+    for suffix in (JOIN_SUFFIX, LEAVE_SUFFIX, BOUNCES_SUFFIX):
+        if value.endswith(suffix):
+            raise MailingUserError(f"A list address may not end with '{suffix}': that address belongs to a list.")
+    return value
+
+
+def local_part_parse(local_part: str) -> ParsedLocalPart | None:
+    """Read the local part of an address under an organization's domain, or None if it cannot be ours.
+
+    Whether the list exists is for the caller to check (in the organization's schema).
+    """
+    value = local_part.lower()
+    if value == POSTMASTER:
+        return ParsedLocalPart(kind="postmaster", list_local_part="")
+    if "+" in value:
+        base, _, token = local_part.partition("+")  # the token keeps its case
+        base = base.lower()
+        if base.endswith(BOUNCES_SUFFIX) and BOUNCE_TOKEN.match(token):
+            return ParsedLocalPart(kind="bounce", list_local_part=base[: -len(BOUNCES_SUFFIX)], token=token)
+        return None
+    if value.endswith(BOUNCES_SUFFIX):
+        return ParsedLocalPart(kind="bounce", list_local_part=value[: -len(BOUNCES_SUFFIX)])
+    for suffix, kind in ((JOIN_SUFFIX, "join"), (LEAVE_SUFFIX, "leave")):
+        if value.endswith(suffix):
+            return ParsedLocalPart(kind=kind, list_local_part=value[: -len(suffix)])
+    return ParsedLocalPart(kind="post", list_local_part=value)
+
+
+def list_address(local_part: str, domain: str) -> str:
+    return f"{local_part}@{domain}"
+
+
+def join_address(local_part: str, domain: str) -> str:
+    return f"{local_part}{JOIN_SUFFIX}@{domain}"
+
+
+def leave_address(local_part: str, domain: str) -> str:
+    return f"{local_part}{LEAVE_SUFFIX}@{domain}"
+
+
+def bounce_address(local_part: str, domain: str, token: str) -> str:
+    return f"{local_part}{BOUNCES_SUFFIX}+{token}@{domain}"

@@ -1,0 +1,1 @@
+"""Actors of the outbound path: fan-out batches and retries."""

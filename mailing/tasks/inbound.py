@@ -1,0 +1,1 @@
+"""Actors of the inbound path: processing a stored message."""

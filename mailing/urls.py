@@ -1,0 +1,3 @@
+"""Links that mail carries to people (moderation, join confirmation, unsubscribe): tenant URLs."""
+
+urlpatterns: list = []
