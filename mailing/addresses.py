@@ -87,3 +87,27 @@ def leave_address(local_part: str, domain: str) -> str:
 
 def bounce_address(local_part: str, domain: str, token: str) -> str:
     return f"{local_part}{BOUNCES_SUFFIX}+{token}@{domain}"
+
+
+# A member or sender address. Deliberately looser than RFC 5322 on the local part: Japanese
+# carrier addresses such as `taro..yamada@docomo.ne.jp` or `hanako.@ezweb.ne.jp` are real and
+# common (SPEC.md), so dots may repeat or end the local part. Still refused: spaces, control
+# characters (CR/LF would reach headers), quotes, angle brackets, commas, a missing or bad domain.
+_MEMBER_LOCAL = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]{1,64}$")
+_DOMAIN_LABEL = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
+
+
+def member_address_validate(address: str) -> str:
+    """Return the address stripped of surrounding spaces, exactly as given otherwise; or raise MailingUserError."""
+    value = address.strip()
+    local, at, domain = value.rpartition("@")
+    if not at or not local or not domain:
+        raise MailingUserError(f"'{value}' is not a mail address (it needs one @ with text on both sides).")
+    if not _MEMBER_LOCAL.match(local) or local.startswith("."):
+        raise MailingUserError(f"'{value}' is not a mail address (the part before @ has characters mail cannot use).")
+    labels = domain.split(".")
+    if len(domain) > 253 or len(labels) < 2 or not all(_DOMAIN_LABEL.match(label) for label in labels):
+        raise MailingUserError(f"'{value}' is not a mail address (the domain after @ is not valid).")
+    if len(value) > 254:
+        raise MailingUserError(f"'{value}' is too long for a mail address.")
+    return value
