@@ -160,21 +160,31 @@ def _reply_text(code: int, message: bytes | str) -> str:
     return f"{code} {' '.join(text.split())}"[:1000]
 
 
+def _closing(code: int, reply: bytes) -> None:
+    # RFC 5321 §3.8: 421 means the server is closing the channel; treat it as a dropped connection.
+    if code == 421:
+        raise smtplib.SMTPServerDisconnected(_reply_text(code, reply))
+
+
 def _transmit(relay: smtplib.SMTP, message: RenderedMessage) -> tuple[int, str]:
     """One MAIL/RCPT/DATA transaction; returns the deciding reply. Connection errors propagate."""
     code, reply = relay.mail(message.envelope_from)
+    _closing(code, reply)
     if code != 250:
         relay.rset()
         return code, _reply_text(code, reply)
     code, reply = relay.rcpt(message.envelope_to)
+    _closing(code, reply)
     if code not in (250, 251):
         relay.rset()
         return code, _reply_text(code, reply)
     try:
         code, reply = relay.data(message.data)
     except smtplib.SMTPDataError as error:  # DATA itself refused (no 354)
+        _closing(error.smtp_code, error.smtp_error)
         relay.rset()
         return error.smtp_code, _reply_text(error.smtp_code, error.smtp_error)
+    _closing(code, reply)
     return code, _reply_text(code, reply)
 
 
