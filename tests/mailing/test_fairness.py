@@ -33,9 +33,7 @@ def test_small_post_of_b_arrives_within_seconds_while_a_large_fanout_runs(
     connection.set_tenant(other_tenant)
     started = time.monotonic()
     mail_broadcast_make(small_list, raw=eml("post_minimal_no_date.eml"))
-    messages = capture_wait_until(
-        smtp_capture, lambda got: small <= {m.rcpt_tos[0] for m in got[-5000:]}, timeout=30
-    )
+    messages = capture_wait_until(smtp_capture, lambda got: small <= {m.rcpt_tos[0] for m in got[-5000:]}, timeout=30)
     waited = time.monotonic() - started
     connection.set_tenant(committed_tenant)
 
