@@ -4,7 +4,9 @@ Prints recipients/s from the MX's 250 to the last copy received, the time to the
 worker processes' peak memory (RSS, sampled), and in the same run the loopback ceiling: smtp-source
 sending as many individual 2 KB messages to the same sink. Loopback only; bounded in count and time.
 
-Environment: BENCH_MEMBERS (10000), BENCH_PROCESSES (2), BENCH_THREADS (4), BENCH_TIMEOUT (300 s).
+Environment: BENCH_MEMBERS (10000), BENCH_PROCESSES (2), BENCH_THREADS (2), BENCH_TIMEOUT (300 s).
+Each worker process prefetches as many messages as it has threads (dramatiq_queue_prefetch), so the
+FANOUT_WINDOW batches of one broadcast spread over both processes instead of queueing in one.
 Run through `make bench-fanout` (embedded PostgreSQL/Redis; installs Postfix for smtp-sink if needed).
 """
 
@@ -28,7 +30,7 @@ sys.path.insert(0, str(ROOT))
 
 MEMBERS = int(os.environ.get("BENCH_MEMBERS", "10000"))
 PROCESSES = int(os.environ.get("BENCH_PROCESSES", "2"))
-THREADS = int(os.environ.get("BENCH_THREADS", "4"))
+THREADS = int(os.environ.get("BENCH_THREADS", "2"))
 TIMEOUT = float(os.environ.get("BENCH_TIMEOUT", "300"))
 SENDER = "sender@example.com"
 os.environ["DRAMATIQ_QUEUE_PREFIX"] = f"bench{os.getpid()}-"
@@ -234,6 +236,7 @@ def main() -> None:
         [sink_bin, *user, "-c", f"127.0.0.1:{sink_port}", "1000"], stdout=subprocess.PIPE, start_new_session=True
     )
     env = dict(os.environ, OUTBOUND_SMTP_URL=f"smtp://127.0.0.1:{sink_port}")
+    env.setdefault("dramatiq_queue_prefetch", str(THREADS))
     workers = mx = None
     try:
         counter = SinkCounter(sink)
@@ -282,7 +285,8 @@ def main() -> None:
     print(f"250 -> last copy:         {elapsed:.2f} s")
     print(f"recipients/s:             {rate:.0f}")
     print(f"time to first copy:       {first * 1000:.0f} ms")
-    print(f"worker peak RSS:          {memory.peak_total / 2**20:.0f} MB total, {memory.peak_single / 2**20:.0f} MB largest process")
+    total, single = memory.peak_total / 2**20, memory.peak_single / 2**20
+    print(f"worker peak RSS:          {total:.0f} MB total, {single:.0f} MB largest process")
     print(f"loopback ceiling:         {ceiling:.0f} msgs/s (smtp-source -s 20 -m {MEMBERS} -l 2048 -d)")
     print(f"ratio fan-out/ceiling:    {rate / ceiling:.2f}")
 

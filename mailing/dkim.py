@@ -77,6 +77,29 @@ class DkimSigner:
     def _prefix_canonical(self) -> bytes:
         return header_canonicalize_relaxed(self._prefix)[:-2]  # the signature header is hashed without CRLF
 
+    def prepared(self, fixed_fields: list[bytes], personal_names: tuple[str, ...]) -> PreparedSigner:
+        """A signer for messages whose header is `personal fields (one each of personal_names) +
+        fixed_fields`: the fixed fields' canonical forms are computed here, once per broadcast."""
+        instances: dict[bytes, list[bytes]] = {}
+        for field in fixed_fields:
+            name = field.split(b":", 1)[0].strip().lower()
+            instances.setdefault(name, []).append(field)
+        parts: list[bytes | int] = []
+        for name in self.signed_header_names:
+            if name in personal_names:
+                parts.append(personal_names.index(name))
+                continue
+            stack = instances.get(name.encode("ascii"))
+            if stack:
+                parts.append(header_canonicalize_relaxed(stack.pop()))
+        return PreparedSigner(signer=self, parts=tuple(parts))
+
+    def signature_field(self, data: bytes) -> bytes:
+        signature = _private_key_load(self.private_pem).sign(
+            data + self._prefix_canonical, padding.PKCS1v15(), hashes.SHA256()
+        )
+        return self._prefix + base64.b64encode(signature) + b"\r\n"
+
     def sign(self, fields: list[bytes]) -> bytes:
         """The DKIM-Signature field (with CRLF) for a message whose header fields are `fields`, in order.
 
@@ -92,6 +115,17 @@ class DkimSigner:
             stack = instances.get(name.encode("ascii"))
             if stack:
                 signed.append(header_canonicalize_relaxed(stack.pop()))
-        data = b"".join(signed) + self._prefix_canonical
-        signature = _private_key_load(self.private_pem).sign(data, padding.PKCS1v15(), hashes.SHA256())
-        return self._prefix + base64.b64encode(signature) + b"\r\n"
+        return self.signature_field(b"".join(signed))
+
+
+@dataclass(frozen=True)
+class PreparedSigner:
+    """The per-recipient step: canonicalize the personal fields, hash, one RSA signature."""
+
+    signer: DkimSigner
+    parts: tuple[bytes | int, ...]  # canonical fixed field, or the index of a personal field
+
+    def sign(self, personal_fields: list[bytes]) -> bytes:
+        canonical = [header_canonicalize_relaxed(field) for field in personal_fields]
+        data = b"".join(part if isinstance(part, bytes) else canonical[part] for part in self.parts)
+        return self.signer.signature_field(data)

@@ -216,7 +216,7 @@ LINK_SCHEME = os.environ.get("LINK_SCHEME", "http" if DEBUG else "https")
 LINK_PORT = os.environ.get("LINK_PORT", str(WEB_PORT) if DEBUG else "")
 # Recipients per fan-out batch job, and how many batches of one broadcast wait in the queue at once
 # (each finished batch enqueues the next): a large broadcast never fills the queue ahead of others.
-FANOUT_BATCH_SIZE = int(os.environ.get("FANOUT_BATCH_SIZE", "250"))
+FANOUT_BATCH_SIZE = int(os.environ.get("FANOUT_BATCH_SIZE", "200"))
 FANOUT_WINDOW = int(os.environ.get("FANOUT_WINDOW", "4"))
 # 4xx from the relay: retried after 300 s, doubling up to 4000 s, until 5 days after the broadcast
 # started (Postfix's defaults: minimal/maximal_backoff_time, maximal_queue_lifetime). Then failed.

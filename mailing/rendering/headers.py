@@ -28,17 +28,26 @@ def unstructured_encode(name: str, value: str) -> bytes:
     return f"{name}: {encoded}\r\n".encode("ascii")
 
 
+_USABLE_ADDRESS = re.compile(r"^[!#-'*+\-/-9=?A-Z^-~.]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?\Z")
+
+
+class UnusableAddressError(ValueError):
+    """An address that cannot be put in an envelope or header safely (spaces, CR/LF, <, >, quotes)."""
+
+
 def address_wire_form(address: str) -> str:
     """The address as SMTP and RFC 5322 want it: the local part quoted unless it is a dot-atom.
 
     `taro..yamada@docomo.ne.jp` (a real Japanese carrier address) becomes `"taro..yamada"@docomo.ne.jp`,
     which means the same mailbox (RFC 5321 §4.1.2, quoted-string); receiving MTAs unquote it.
     """
+    if not _USABLE_ADDRESS.match(address):
+        # Rows that skipped validation (imports, raw SQL) must not inject SMTP commands or headers.
+        raise UnusableAddressError(f"unusable address {address!r}")
     local, _, domain = address.rpartition("@")
     if _DOT_ATOM.match(local):
         return address
-    escaped = local.replace("\\", "\\\\").replace('"', '\\"')
-    return f'"{escaped}"@{domain}'
+    return f'"{local}"@{domain}'  # the pattern above admits neither quotes nor backslashes
 
 
 def display_name_encode(name: str) -> str:

@@ -8,6 +8,7 @@ replaced; everything else is kept as the author's mail program wrote it.
 
 from __future__ import annotations
 
+import functools
 import re
 import time
 from dataclasses import dataclass
@@ -19,7 +20,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from mailing.addresses import bounce_address, leave_address, list_address
-from mailing.dkim import DkimSigner, body_hash
+from mailing.dkim import DkimSigner, PreparedSigner, body_hash
 from mailing.links import unsubscribe_link
 from mailing.models import Broadcast
 from mailing.rendering import ListContext, Recipient, RenderedMessage
@@ -32,6 +33,8 @@ from mailing.rendering.headers import (
     unstructured_encode,
 )
 
+# The fields that differ per recipient, in the order `render` puts them first.
+PERSONAL_FIELDS = ("to", "list-unsubscribe")
 _LINE_END = re.compile(rb"\r?\n")
 # Replaced by the list, or not for recipients' eyes: other recipients (To, Cc, Bcc), results of
 # authentication at our MX (a receiver must not trust them), the author's DKIM signature (we change
@@ -122,7 +125,7 @@ class MailPostRenderer:
     context: ListContext
     fixed_fields: list[bytes]
     body: bytes
-    signer: DkimSigner | None
+    signer: PreparedSigner | None
 
     @classmethod
     def from_broadcast(cls, broadcast: Broadcast, context: ListContext) -> MailPostRenderer:
@@ -192,8 +195,12 @@ class MailPostRenderer:
                 signed_header_names=tuple(name for name in _SIGNED if name in present),
                 body_hash_b64=body_hash(body),
                 timestamp=int(time.time()),
-            )
+            ).prepared(fixed, PERSONAL_FIELDS)
         return cls(context=context, fixed_fields=fixed, body=body, signer=signer)
+
+    @functools.cached_property
+    def fixed_head(self) -> bytes:
+        return b"".join(self.fixed_fields) + b"\r\n"
 
     def render(self, recipient: Recipient) -> RenderedMessage:
         domain = self.context.domain
@@ -203,9 +210,8 @@ class MailPostRenderer:
             mailbox_field("To", recipient.name, recipient.address),
             raw_field("List-Unsubscribe", f"<{link}>, <mailto:{leave}>"),
         ]
-        fields = personal + self.fixed_fields
-        signature = self.signer.sign(fields) if self.signer else b""
-        data = signature + b"".join(fields) + b"\r\n" + self.body
+        signature = self.signer.sign(personal) if self.signer else b""
+        data = b"".join((signature, *personal, self.fixed_head, self.body))
         return RenderedMessage(
             envelope_from=bounce_address(self.context.local_part, domain, recipient.token),
             envelope_to=address_wire_form(recipient.address),

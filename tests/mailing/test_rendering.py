@@ -9,7 +9,13 @@ import dkim
 import pytest
 
 from mailing.rendering import ListContext, Recipient
-from mailing.rendering.headers import address_wire_form, mailbox_field, text_clean, unstructured_encode
+from mailing.rendering.headers import (
+    UnusableAddressError,
+    address_wire_form,
+    mailbox_field,
+    text_clean,
+    unstructured_encode,
+)
 from mailing.rendering.mail_post import MailPostRenderer, message_split, subject_tagged
 from tenants.services import dkim_key_generate
 from tests.factories.outbound import eml
@@ -119,6 +125,15 @@ def test_envelope_uses_verp_bounce_address_and_quoted_carrier_local_part(key_pai
     assert message.envelope_to == '"taro..yamada"@docomo.ne.jp'
     assert address_wire_form("hanako@example.org") == "hanako@example.org"
     assert address_wire_form("hanako.@ezweb.ne.jp") == '"hanako."@ezweb.ne.jp'
+
+
+@pytest.mark.parametrize(
+    "address",
+    ["a\r\nRCPT TO:<x@evil.example>@example.org", "x@example.org\n", "a b@example.org", "<a>@example.org", 'a"b@x.org'],
+)
+def test_unusable_address_is_refused_before_it_reaches_an_envelope_or_header(address):
+    with pytest.raises(UnusableAddressError):
+        address_wire_form(address)
 
 
 def test_copy_verifies_with_dkimpy_and_fails_when_to_or_unsubscribe_is_changed(key_pair):
