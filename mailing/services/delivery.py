@@ -49,7 +49,7 @@ RETRY_LOCK_KEY = -1  # batch indexes are >= 0
 class _RendererCache:
     """The last few broadcasts' prepared renderers: a batch reuses the parse and the body hash."""
 
-    def __init__(self, size: int = 8) -> None:
+    def __init__(self, size: int = 4) -> None:
         self.size = size
         self.entries: OrderedDict[tuple[str, int], BroadcastRenderer] = OrderedDict()
         self.lock = threading.Lock()
