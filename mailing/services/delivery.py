@@ -299,6 +299,15 @@ def _batch_lock(broadcast_id: int, batch_index: int) -> Iterator[bool]:
                 cursor.execute("SELECT pg_advisory_unlock(hashtext(%s), %s)", [key, batch_index])
 
 
+def _batch_has_queued(broadcast_id: int, bounds: list[int], batch_index: int) -> bool:
+    return Delivery.objects.filter(
+        broadcast_id=broadcast_id,
+        id__gte=bounds[batch_index],
+        id__lt=bounds[batch_index + 1],
+        status=Delivery.Status.QUEUED,
+    ).exists()
+
+
 def _pending(queryset) -> list[_Pending]:
     rows = queryset.order_by("id").values_list("id", "address", "token", "member__name", "attempts")
     return [_Pending(id=i, address=a, token=t, name=n or "", attempts=k) for i, a, t, n, k in rows]
@@ -308,7 +317,7 @@ def _pending(queryset) -> list[_Pending]:
 
 
 def delivery_batch_send(*, broadcast_id: int, batch_index: int) -> None:
-    """Send one batch of a broadcast's fan-out, then enqueue the batch FANOUT_WINDOW places later."""
+    """Send one batch of a broadcast's fan-out; the batch FANOUT_WINDOW places later is enqueued first."""
     broadcast = Broadcast.objects.select_related("mailing_list").filter(id=broadcast_id).first()
     if broadcast is None or broadcast.state == Broadcast.State.CANCELLED:
         return
@@ -317,7 +326,15 @@ def delivery_batch_send(*, broadcast_id: int, batch_index: int) -> None:
         return
     with _batch_lock(broadcast_id, batch_index) as acquired:
         if not acquired:
-            return  # another run of this batch is sending it and will enqueue the next
+            return  # another run of this batch is sending it and has enqueued the next
+        # The next batch goes into the queue now, not when this one ends, so the worker has prefetched
+        # it by then (no idle poll between links of the chain). Skipped if it was sent already (this
+        # batch is running again after a crash and the chain went on without it).
+        following = batch_index + settings.FANOUT_WINDOW
+        if following + 1 < len(bounds) and _batch_has_queued(broadcast_id, bounds, following):
+            from mailing.tasks.delivery import delivery_batch_send as batch_actor
+
+            batch_actor.send(connection.schema_name, broadcast_id, following)
         pending = _pending(
             Delivery.objects.filter(
                 broadcast_id=broadcast_id,
@@ -327,11 +344,6 @@ def delivery_batch_send(*, broadcast_id: int, batch_index: int) -> None:
             )
         )
         _deliveries_send(broadcast, pending)
-    following = batch_index + settings.FANOUT_WINDOW
-    if following + 1 < len(bounds):
-        from mailing.tasks.delivery import delivery_batch_send as batch_actor
-
-        batch_actor.send(connection.schema_name, broadcast_id, following)
     broadcast_finish_if_done(broadcast_id=broadcast_id)
 
 
