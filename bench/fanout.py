@@ -131,6 +131,34 @@ class MemorySampler:
             self.stop.wait(0.05)
 
 
+def tree_cpu_seconds(pid: int | None) -> float:
+    """User + system CPU of a process and its live children (exited children are not counted)."""
+    import psutil
+
+    if pid is None:
+        return 0.0
+    total = 0.0
+    try:
+        root = psutil.Process(pid)
+        for process in [root, *root.children(recursive=True)]:
+            with contextlib.suppress(psutil.Error):
+                times = process.cpu_times()
+                total += times.user + times.system
+    except psutil.Error:
+        pass
+    return total
+
+
+def postmaster_pid() -> int | None:
+    """The embedded PostgreSQL of this checkout (var/pgdata/postmaster.pid), if that is the one in use."""
+    from django.conf import settings
+
+    pid_file = Path(settings.VAR_DIR) / "pgdata" / "postmaster.pid"
+    with contextlib.suppress(OSError, ValueError):
+        return int(pid_file.read_text().split()[0])
+    return None
+
+
 def workers_start(env: dict[str, str]) -> tuple[subprocess.Popen, threading.Event]:
     process = subprocess.Popen(
         [
@@ -256,6 +284,12 @@ def main() -> None:
         if not ready.wait(60):
             sys.exit("workers did not start")
         memory = MemorySampler(workers.pid)
+        postgres = postmaster_pid()
+        cpu_before = {
+            "workers": tree_cpu_seconds(workers.pid),
+            "PostgreSQL": tree_cpu_seconds(postgres),
+            "smtp-sink": tree_cpu_seconds(sink.pid),
+        }
         message = post_bytes(list_address)
         accepted_at = mx_try(mx_port, list_address, message)
         path = "SMTP to the MX (manage.py run_mx)"
@@ -266,6 +300,11 @@ def main() -> None:
             sys.exit(f"no copy within 60 s after the post was accepted ({path}): held by sender authorization?")
         complete = counter.wait_for(MEMBERS, TIMEOUT)
         memory.stop.set()
+        cpu_used = {
+            "workers": tree_cpu_seconds(workers.pid) - cpu_before["workers"],
+            "PostgreSQL": tree_cpu_seconds(postgres) - cpu_before["PostgreSQL"],
+            "smtp-sink": tree_cpu_seconds(sink.pid) - cpu_before["smtp-sink"],
+        }
         received = counter.count
         elapsed = (counter.last_at or time.monotonic()) - accepted_at
         first = (counter.first_at - accepted_at) if counter.first_at else float("nan")
@@ -292,6 +331,10 @@ def main() -> None:
     print(f"time to first copy:       {first * 1000:.0f} ms")
     total, single = memory.peak_total / 2**20, memory.peak_single / 2**20
     print(f"worker peak RSS:          {total:.0f} MB total, {single:.0f} MB largest process")
+    per_copy = {name: seconds * 1000 / max(received, 1) for name, seconds in cpu_used.items()}
+    print("CPU per copy:             " + ", ".join(f"{name} {ms:.2f} ms" for name, ms in per_copy.items()))
+    cores = os.cpu_count() or 1
+    print(f"CPU-bound projection:     {cores * 1000 / sum(per_copy.values()):.0f} recipients/s on {cores} idle cores")
     print(f"loopback ceiling:         {ceiling:.0f} msgs/s (smtp-source -s 20 -m {MEMBERS} -l 2048 -d)")
     print(f"ratio fan-out/ceiling:    {rate / ceiling:.2f}")
 
