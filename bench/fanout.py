@@ -33,8 +33,8 @@ MEMBERS = int(os.environ.get("BENCH_MEMBERS", "10000"))
 PROCESSES = int(os.environ.get("BENCH_PROCESSES", "2"))
 THREADS = int(os.environ.get("BENCH_THREADS", "2"))
 TIMEOUT = float(os.environ.get("BENCH_TIMEOUT", "300"))
-# The registered sender. Through the real MX the post must also pass sender authorization (a domain
-# without a strict DMARC policy, or an authenticated one); BENCH_SENDER picks another address.
+# The registered sender. Through the real MX the post must also pass sender authorization: a loopback
+# DNS server (LoopbackDns) publishes SPF for its domain allowing 127.0.0.1.
 SENDER = os.environ.get("BENCH_SENDER", "sender@example.com")
 os.environ["DRAMATIQ_QUEUE_PREFIX"] = f"bench{os.getpid()}-"
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "saas_platform.settings")
@@ -62,6 +62,47 @@ def post_bytes(list_address: str) -> bytes:
         'MIME-Version: 1.0\r\nContent-Type: text/plain; charset="utf-8"\r\nContent-Transfer-Encoding: 8bit\r\n\r\n'
         + body.replace("\n", "\r\n")
     ).encode()
+
+
+class LoopbackDns:
+    """An authoritative DNS server on loopback UDP for the sender's domain: SPF allows 127.0.0.1 (the
+    bench's SMTP client), so the post is authenticated (aligned SPF pass) and distributed by the MX's
+    sender authorization. No real DNS is reachable here; everything else is NXDOMAIN."""
+
+    def __init__(self, domain: str) -> None:
+        self.records = {domain: "v=spf1 ip4:127.0.0.1 -all", f"_dmarc.{domain}": "v=DMARC1; p=none"}
+        self.socket = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.socket.bind(("127.0.0.1", 0))
+        self.port = self.socket.getsockname()[1]
+        self.socket.settimeout(0.2)
+        self.stop = threading.Event()
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        import dns.flags
+        import dns.message
+        import dns.rcode
+        import dns.rdatatype
+        import dns.rrset
+
+        while not self.stop.is_set():
+            try:
+                wire, peer = self.socket.recvfrom(4096)
+                query = dns.message.from_wire(wire)
+            except TimeoutError:
+                continue
+            except Exception:  # noqa: S112  (a malformed query gets no answer)
+                continue
+            response = dns.message.make_response(query)
+            response.flags |= dns.flags.AA
+            for question in query.question:
+                name = question.name.to_text().rstrip(".").lower()
+                if name not in self.records:
+                    response.set_rcode(dns.rcode.NXDOMAIN)
+                elif question.rdtype == dns.rdatatype.TXT:
+                    text = f'"{self.records[name]}"'
+                    response.answer.append(dns.rrset.from_text_list(question.name, 60, "IN", "TXT", [text]))
+            self.socket.sendto(response.to_wire(), peer)
 
 
 class SinkCounter:
@@ -266,7 +307,13 @@ def main() -> None:
     sink = subprocess.Popen(
         [sink_bin, *user, "-c", f"127.0.0.1:{sink_port}", "1000"], stdout=subprocess.PIPE, start_new_session=True
     )
-    env = dict(os.environ, OUTBOUND_SMTP_URL=f"smtp://127.0.0.1:{sink_port}")
+    dns_server = LoopbackDns(SENDER.rpartition("@")[2])
+    env = dict(
+        os.environ,
+        OUTBOUND_SMTP_URL=f"smtp://127.0.0.1:{sink_port}",
+        DNS_NAMESERVERS=f"127.0.0.1:{dns_server.port}",
+        DNS_TIMEOUT_SECONDS="2",
+    )
     env.setdefault("dramatiq_queue_prefetch", str(THREADS))
     workers = mx = None
     try:
