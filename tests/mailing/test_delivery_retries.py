@@ -65,6 +65,13 @@ def test_temporary_failure_is_deferred_then_retried_and_permanent_failure_never_
     assert broadcast.finished_at is not None
 
 
+def test_retry_job_is_scheduled_every_minute(settings):
+    from django.utils.module_loading import import_string
+
+    assert ("mailing.services.delivery.deliveries_retry_enqueue_due", 60.0) in settings.SCHEDULER_JOBS
+    assert import_string("mailing.services.delivery.deliveries_retry_enqueue_due") is deliveries_retry_enqueue_due
+
+
 def test_temporary_failure_after_the_deadline_fails(
     committed_tenant, smtp_capture, dramatiq_worker, dramatiq_broker, settings
 ):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import email
+import re
 from email import policy
 
 import dkim
@@ -44,6 +45,8 @@ def test_post_reaches_each_active_member_once_addressed_to_them_alone(
     assert received == sorted([member.address for member in [*members, carrier]])
     assert suspended.address not in received
     deliveries = {d.token: d for d in Delivery.objects.filter(broadcast=broadcast)}
+    assert len(deliveries) == 4
+    assert all(re.fullmatch(r"[A-Za-z0-9_-]{22}", token) for token in deliveries)
     local = mailing_list.local_part
     for mail in captured:
         token = mail.mail_from.split("+", 1)[1].split("@", 1)[0]
