@@ -9,6 +9,7 @@ charset is tried with its superset first, then as declared, then replaced charac
 from __future__ import annotations
 
 import email
+import email.header
 import email.policy
 import email.utils
 from dataclasses import dataclass, field
@@ -67,12 +68,61 @@ class ParsedMessage:
             return []
 
 
+def iso2022jp_decode_cp932(payload: bytes) -> str:
+    """ISO-2022-JP as Windows writes it (CP50220/CP50221): JIS X 0208 pairs may be NEC/IBM extensions
+    (row 13: ①, ㈱, ...) that Python's iso2022 codecs refuse. Each pair is mapped to Shift_JIS and read as
+    CP932, which has them. Raises UnicodeDecodeError on bytes that are not ISO-2022-JP at all."""
+    out: list[str] = []
+    mode = "ascii"
+    index = 0
+    while index < len(payload):
+        byte = payload[index]
+        if byte == 0x1B:
+            sequence = payload[index + 1 : index + 3]
+            if sequence in (b"$B", b"$@"):
+                mode = "jis"
+            elif sequence in (b"(B", b"(J"):
+                mode = "ascii"
+            elif sequence == b"(I":
+                mode = "kana"
+            else:
+                raise UnicodeDecodeError("iso2022_jp_cp932", payload, index, index + 1, "unknown escape")
+            index += 3
+            continue
+        if byte > 0x7F:
+            raise UnicodeDecodeError("iso2022_jp_cp932", payload, index, index + 1, "8-bit byte")
+        if mode == "jis" and byte not in (0x0A, 0x0D):
+            if index + 1 >= len(payload):
+                raise UnicodeDecodeError("iso2022_jp_cp932", payload, index, index + 1, "truncated pair")
+            j1, j2 = byte, payload[index + 1]
+            s1 = ((j1 + 1) >> 1) + (0x70 if j1 <= 0x5E else 0xB0)
+            s2 = j2 + (0x1F if j1 % 2 else 0x7E)
+            if s2 >= 0x7F and j1 % 2:
+                s2 += 1
+            out.append(bytes((s1, s2)).decode("cp932"))
+            index += 2
+            continue
+        out.append(bytes((byte + 0x80,)).decode("cp932") if mode == "kana" else chr(byte))
+        index += 1
+    return "".join(out)
+
+
+def _decoders(declared: str, payload: bytes) -> list:
+    decoders: list = [lambda data, codec=codec: data.decode(codec) for codec in _CHARSET_SUPERSETS.get(declared, ())]
+    if declared == "iso-2022-jp":
+        decoders.append(iso2022jp_decode_cp932)
+    decoders.append(lambda data: data.decode(declared))
+    if b"\x1b" not in payload:  # 8-bit text under a wrong label is usually UTF-8; 7-bit escapes are not
+        decoders.append(lambda data: data.decode("utf-8"))
+    return decoders
+
+
 def text_decode(payload: bytes, charset: str | None) -> tuple[str, bool]:
     """Decode body bytes; returns (text, clean). Unknown or wrong charsets never raise."""
     declared = (charset or "utf-8").strip().strip('"').lower()
-    for codec in (*_CHARSET_SUPERSETS.get(declared, ()), declared, "utf-8"):
+    for decoder in _decoders(declared, payload):
         try:
-            return payload.decode(codec), True
+            return decoder(payload), True
         except (LookupError, UnicodeDecodeError):
             continue
     for codec in (*_CHARSET_SUPERSETS.get(declared, ()), declared):
@@ -86,6 +136,28 @@ def text_decode(payload: bytes, charset: str | None) -> tuple[str, bool]:
 def header_text(value: object) -> str:
     """A header as one line of text: folded whitespace and any CR/LF collapsed (they never reach a header)."""
     return " ".join(str(value or "").split())
+
+
+def header_decode(raw_value: str) -> str:
+    """A header's text from its raw form, decoding RFC 2047 words with the same charset fallbacks as bodies."""
+    try:
+        pieces = email.header.decode_header(raw_value)
+    except Exception:
+        return header_text(raw_value)
+    text = []
+    for piece, charset in pieces:
+        if isinstance(piece, str):
+            text.append(piece)
+        else:
+            text.append(text_decode(piece, charset or "us-ascii")[0])
+    return header_text("".join(text))
+
+
+def _raw_header(message: Message, name: str) -> str | None:
+    for key, value in message.raw_items() if hasattr(message, "raw_items") else message.items():
+        if key.lower() == name.lower():
+            return str(value)
+    return None
 
 
 def _part_text(part: Message, defects: list[str]) -> str:
@@ -127,7 +199,10 @@ def message_parse(raw: bytes) -> ParsedMessage:
         parsed = ParsedMessage(message=message)
     parsed.defects.extend(type(defect).__name__ for defect in getattr(message, "defects", []))
     _from_parse(parsed)
-    parsed.subject = header_text(parsed.header("Subject"))
+    raw_subject = _raw_header(message, "Subject")
+    parsed.subject = (
+        header_decode(raw_subject) if raw_subject and "=?" in raw_subject else header_text(parsed.header("Subject"))
+    )
     parsed.message_id = header_text(parsed.header("Message-ID"))
     try:
         parts = list(message.walk())
