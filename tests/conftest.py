@@ -32,9 +32,17 @@ TEST_PASSWORD = "correct-horse-battery-staple"
 
 @pytest.fixture(scope="session")
 def django_db_setup(django_db_setup, django_db_blocker) -> Iterator[None]:
+    from django.test.utils import setup_databases
+
     from tenants.services import organization_create, public_tenant_ensure, template_schema_ensure
 
     with django_db_blocker.unblock():
+        if not connection.settings_dict["NAME"].startswith("test_"):
+            # pytest-django creates the test database only when a collected test uses `db` or the
+            # django_db mark; a run of `committed_tenant` tests alone uses neither. Tear-down is
+            # not needed: the next run recreates the test database.
+            connection.close()
+            setup_databases(verbosity=0, interactive=False, aliases={"default"})
         public_tenant_ensure()
         template_schema_ensure()
         for slug in ("test", "other"):
