@@ -118,9 +118,7 @@ def dkim_key_make(dns: DnsServer, domain: str, selector: str = "s1") -> DkimKey:
     private_pem = key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )
-    public = key.public_key().public_bytes(
-        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
+    public = key.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
     record = f"v=DKIM1; k=rsa; p={base64.b64encode(public).decode()}"
     dns.txt(f"{selector}._domainkey.{domain}", record)
     return DkimKey(selector=selector, domain=domain, private_pem=private_pem, dns_record=record)

@@ -122,9 +122,7 @@ def _self_signed(tmp_path) -> tuple[str, str]:
     return str(cert_file), str(key_file)
 
 
-def test_starttls_is_offered_and_works_when_a_certificate_is_configured(
-    mx_start, committed_tenant, settings, tmp_path
-):
+def test_starttls_is_offered_and_works_when_a_certificate_is_configured(mx_start, committed_tenant, settings, tmp_path):
     settings.MX_TLS_CERT, settings.MX_TLS_KEY = _self_signed(tmp_path)
     server = mx_start()
     mailing_list = mailing_list_make()

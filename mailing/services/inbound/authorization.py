@@ -104,10 +104,10 @@ class AuthenticatedRule:
 DEFAULT_CHAIN: tuple[Rule, ...] = (FromPresentRule(), DmarcFailRule(), RegisteredSenderRule(), AuthenticatedRule())
 
 
-def post_authorize(context: PostContext, chain: tuple[Rule, ...] = DEFAULT_CHAIN) -> tuple[str, list[dict]]:
+def post_authorize(context: PostContext, chain: tuple[Rule, ...] | None = None) -> tuple[str, list[dict]]:
     """Run the chain; return the decision (distribute | hold | reject) and every rule's reason."""
     reasons: list[dict] = []
-    for rule in chain:
+    for rule in DEFAULT_CHAIN if chain is None else chain:
         result = rule.evaluate(context)
         reasons.append(result.as_record())
         if result.verdict != CONTINUE:

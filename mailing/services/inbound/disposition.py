@@ -134,7 +134,9 @@ def _authentication_record(message: InboundMessage) -> dict:
 @transaction.atomic
 def moderation_decide(*, inbound_message_id: int, approve: bool, moderator: str = "") -> InboundMessage:
     """A moderator's answer to a held post. Only a HELD post changes; answering twice changes nothing."""
-    message = InboundMessage.objects.select_for_update().select_related("mailing_list").get(id=inbound_message_id)
+    message = (
+        InboundMessage.objects.select_for_update(of=("self",)).select_related("mailing_list").get(id=inbound_message_id)
+    )
     if message.state != InboundMessage.State.HELD:
         return message
     parsed = message_parse(bytes(message.raw))

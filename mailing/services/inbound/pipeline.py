@@ -154,7 +154,9 @@ def inbound_process(*, inbound_message_id: int) -> None:
     try:
         with transaction.atomic():
             message = (
-                InboundMessage.objects.select_for_update().select_related("mailing_list").get(id=inbound_message_id)
+                InboundMessage.objects.select_for_update(of=("self",))
+                .select_related("mailing_list")
+                .get(id=inbound_message_id)
             )
             if message.state != InboundMessage.State.RECEIVED:
                 return
