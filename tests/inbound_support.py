@@ -186,3 +186,37 @@ def worker_drain(broker, worker, *queues: str, timeout_ms: int = 30_000) -> None
     for queue in queues or ("inbound", "notices"):
         broker.join(queue, timeout=timeout_ms)
     worker.join()
+
+
+def inbound_make(
+    mailing_list,
+    raw: bytes,
+    *,
+    kind: str = "post",
+    envelope_from: str = "writer@example.org",
+    envelope_to: str = "",
+    peer_address: str = "127.0.0.1",
+    helo: str = "sender.example",
+):
+    """A stored message as the MX would have stored it (tests of the worker stages call the pipeline directly)."""
+    from mailing.models import InboundMessage
+
+    return InboundMessage.objects.create(
+        kind=kind,
+        mailing_list=mailing_list,
+        envelope_from=envelope_from,
+        envelope_to=envelope_to or f"{mailing_list.local_part}@test.localhost",
+        peer_address=peer_address,
+        helo=helo,
+        raw=raw,
+        size=len(raw),
+    )
+
+
+def list_admin_with_email(mailing_list, email_address: str):
+    from accounts.services import user_create
+    from tests.factories import list_admin_make, unique
+
+    user = user_create(username=unique("admin"), email=email_address, password="x-Long-Password-1")
+    list_admin_make(mailing_list, user)
+    return user
