@@ -220,3 +220,17 @@ def list_admin_with_email(mailing_list, email_address: str):
     user = user_create(username=unique("admin"), email=email_address, password="x-Long-Password-1")
     list_admin_make(mailing_list, user)
     return user
+
+
+def notice_text(notice) -> str:
+    """The decoded text of a stored notice (its body may be quoted-printable or base64)."""
+    import email
+    import email.policy
+
+    return email.message_from_bytes(bytes(notice.raw), policy=email.policy.default).get_content()
+
+
+def link_path(text: str, marker: str) -> str:
+    """The path of the first link containing `marker` in a notice's text."""
+    line = next(line for line in text.splitlines() if marker in line)
+    return line[line.index(marker) :].strip()
