@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dramatiq
 from django.conf import settings
-from django.db import close_old_connections
+from django.db import close_old_connections, connections
 from dramatiq.brokers.redis import RedisBroker
 
 
@@ -25,6 +25,9 @@ class DatabaseConnectionMiddleware(dramatiq.Middleware):
         close_old_connections()
 
     after_skip_message = after_process_message
+
+    def before_worker_thread_shutdown(self, broker: dramatiq.Broker, thread: object) -> None:
+        connections.close_all()
 
 
 _configured = False
