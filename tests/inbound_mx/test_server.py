@@ -7,7 +7,6 @@ import smtplib
 import socket
 import ssl
 
-import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
