@@ -10,8 +10,10 @@ exception reply would be a 500, which would make the sender give up on a message
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import ssl
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -46,6 +48,22 @@ class InboundHandler:
         self.enqueue = enqueue
         # Django's ORM is synchronous: database work runs on a small pool, off the event loop.
         self.executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="mx-db")
+
+    def shutdown(self) -> None:
+        """Close every pool thread's database connection, then the pool (when the MX stops)."""
+        from django.db import connections
+
+        size = self.executor._max_workers
+        barrier = threading.Barrier(size, timeout=10)
+
+        def close_own() -> None:
+            with contextlib.suppress(threading.BrokenBarrierError):
+                barrier.wait()  # one task per thread: each closes its own connection
+            connections.close_all()
+
+        for future in [self.executor.submit(close_own) for _ in range(size)]:
+            future.result(timeout=15)
+        self.executor.shutdown(wait=True)
 
     async def _run(self, function: Any, *args: Any, **kwargs: Any) -> Any:
         def call() -> Any:
@@ -110,6 +128,11 @@ class InboundSMTP(SMTP):
 class InboundController(Controller):
     def factory(self) -> SMTP:
         return InboundSMTP(self.handler, **self.SMTP_kwargs)
+
+    def stop(self, *args: Any, **kwargs: Any) -> None:
+        super().stop(*args, **kwargs)
+        if isinstance(self.handler, InboundHandler):
+            self.handler.shutdown()
 
 
 def tls_context_make(cert_file: str, key_file: str) -> ssl.SSLContext:
