@@ -181,13 +181,15 @@ def mx(mx_start, committed_tenant) -> RunningMx:
 
 
 def worker_drain(broker, worker, *queues: str, timeout_ms: int = 30_000) -> None:
-    """Wait until the queues are empty and the worker finished what it took (events, not sleeps)."""
-    for queue in queues or ("inbound", "notices"):
-        broker.join(queue, timeout=timeout_ms)
-    worker.join()
-    for queue in queues or ("inbound", "notices"):
-        broker.join(queue, timeout=timeout_ms)
-    worker.join()
+    """Wait until the queues (default: all declared) are empty and the worker finished what it took.
+
+    Twice, because finishing one job may enqueue another (processing -> notice, fan-out -> batches).
+    Events, not sleeps: dramatiq's join waits on the queue and the worker."""
+    names = queues or tuple(sorted(broker.get_declared_queues()))
+    for _ in range(2):
+        for queue in names:
+            broker.join(queue, timeout=timeout_ms)
+        worker.join()
 
 
 def inbound_make(
