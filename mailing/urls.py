@@ -2,12 +2,10 @@
 
 from django.urls import path
 
-from mailing import views
-
-app_name = "mailing"
+from mailing import link_views
 
 urlpatterns = [
-    path("moderate/<str:token>/", views.moderate, name="moderate"),
-    path("join/<str:token>/", views.join, name="join"),
-    path("leave/<str:token>/", views.leave, name="leave"),
+    path("moderate/<str:token>/", link_views.moderate, name="mailing_moderate"),
+    path("join/<str:token>/", link_views.join, name="mailing_join"),
+    path("leave/<str:token>/", link_views.leave, name="mailing_leave"),
 ]

@@ -230,8 +230,7 @@ MAIL_BOUNCE_THRESHOLD = int(os.environ.get("MAIL_BOUNCE_THRESHOLD", "3"))
 # Join/leave confirmation and moderation links stay valid this long.
 MAIL_CONFIRMATION_MAX_AGE_SECONDS = int(os.environ.get("MAIL_CONFIRMATION_MAX_AGE_SECONDS", str(7 * 24 * 3600)))
 MAIL_MODERATION_MAX_AGE_SECONDS = int(os.environ.get("MAIL_MODERATION_MAX_AGE_SECONDS", str(14 * 24 * 3600)))
-# Links in notices: scheme of the organization host (http in development).
-MAIL_LINK_SCHEME = os.environ.get("MAIL_LINK_SCHEME", "http" if (DEBUG or TESTING) else "https")
 SCHEDULER_JOBS.append(("mailing.services.inbound.sweep.inbound_sweep", 30))
-# Port shown in links when the web server is not behind a proxy on 80/443 (development).
-MAIL_LINK_PORT_SUFFIX = os.environ.get("MAIL_LINK_PORT_SUFFIX", f":{WEB_PORT}" if DEBUG else "")
+# Links in mail (same names and defaults as the outbound half's; keep one copy when merging).
+LINK_SCHEME = os.environ.get("LINK_SCHEME", "http" if DEBUG else "https")
+LINK_PORT = os.environ.get("LINK_PORT", str(WEB_PORT) if DEBUG else "")

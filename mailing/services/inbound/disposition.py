@@ -10,11 +10,11 @@ from django.db import transaction
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from mailing.links import link_url
 from mailing.models import InboundMessage, ListAdmin
 from mailing.services.inbound.authentication import AuthenticationResult
 from mailing.services.inbound.parse import ParsedMessage, message_parse
 from mailing.services.notices import notice_language, notice_queue
+from mailing.signed_links import link_url
 
 logger = logging.getLogger(__name__)
 MODERATION_PURPOSE = "moderate"
@@ -66,7 +66,7 @@ def list_admin_addresses(message: InboundMessage) -> list[str]:
 def message_hold(*, message: InboundMessage, parsed: ParsedMessage, reasons: list[dict]) -> None:
     """Keep the post for a moderator and mail each list admin a link to approve or reject it."""
     _finish(message, InboundMessage.State.HELD, reasons)
-    url = link_url("mailing:moderate", MODERATION_PURPOSE, {"m": message.id})
+    url = link_url("mailing_moderate", MODERATION_PURPOSE, {"m": message.id})
     why = reasons[-1]["reason"] if reasons else ""
     with translation.override(notice_language()):
         subject = _("Post held for moderation: %(subject)s") % {"subject": parsed.subject or _("(no subject)")}

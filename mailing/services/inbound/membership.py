@@ -13,12 +13,12 @@ from django.utils.translation import gettext as _
 
 from mailing.addresses import leave_address
 from mailing.errors import MailingUserError
-from mailing.links import link_url
 from mailing.models import InboundMessage, MailingList, Member
 from mailing.services.inbound.authentication import AuthenticationResult
 from mailing.services.inbound.parse import ParsedMessage
 from mailing.services.members import member_add, member_get_by_address, member_remove
 from mailing.services.notices import notice_language, notice_queue
+from mailing.signed_links import link_url
 
 JOIN_PURPOSE = "join"
 LEAVE_PURPOSE = "leave"
@@ -36,7 +36,7 @@ def _welcome_queue(mailing_list: MailingList, address: str, answering: InboundMe
     from django.db import connection
 
     domain = connection.tenant.get_primary_domain().domain
-    url = link_url("mailing:leave", LEAVE_PURPOSE, {"l": mailing_list.id, "a": address})
+    url = link_url("mailing_leave", LEAVE_PURPOSE, {"l": mailing_list.id, "a": address})
     with translation.override(notice_language()):
         subject = _("Welcome to %(list)s") % {"list": mailing_list.name}
         body = _(
@@ -67,7 +67,7 @@ def join_process(*, message: InboundMessage, parsed: ParsedMessage, auth: Authen
     if not auth.from_authenticated:
         confirm_because.append("the join mail's From is not authenticated")
     if confirm_because:
-        url = link_url("mailing:join", JOIN_PURPOSE, {"l": mailing_list.id, "a": address})
+        url = link_url("mailing_join", JOIN_PURPOSE, {"l": mailing_list.id, "a": address})
         with translation.override(notice_language()):
             subject = _("Please confirm joining %(list)s") % {"list": mailing_list.name}
             body = _(
@@ -112,7 +112,7 @@ def leave_process(*, message: InboundMessage, parsed: ParsedMessage, auth: Authe
         _done(message, [{"rule": "leave", "result": "none", "reason": f"{address} is not a member"}])
         return
     if not auth.from_authenticated:
-        url = link_url("mailing:leave", LEAVE_PURPOSE, {"l": mailing_list.id, "a": address})
+        url = link_url("mailing_leave", LEAVE_PURPOSE, {"l": mailing_list.id, "a": address})
         with translation.override(notice_language()):
             subject = _("Please confirm leaving %(list)s") % {"list": mailing_list.name}
             body = _(

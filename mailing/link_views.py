@@ -9,7 +9,6 @@ from django.shortcuts import render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
-from mailing.links import LinkExpiredError, LinkInvalidError, link_token_read
 from mailing.models import InboundMessage, MailingList
 from mailing.services.inbound.disposition import MODERATION_PURPOSE, moderation_decide
 from mailing.services.inbound.membership import (
@@ -20,6 +19,7 @@ from mailing.services.inbound.membership import (
     leave_confirm,
 )
 from mailing.services.inbound.parse import message_parse
+from mailing.signed_links import LinkExpiredError, LinkInvalidError, link_token_read
 
 
 def _page(request: HttpRequest, *, title: str, lines: list[str], actions=(), status: int = 200) -> HttpResponse:

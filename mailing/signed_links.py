@@ -44,7 +44,8 @@ def link_token_read(purpose: str, token: str, *, max_age: int) -> dict:
 def organization_url(path: str) -> str:
     """An absolute URL on the current organization's host (the host that also carries its list addresses)."""
     domain = connection.tenant.get_primary_domain().domain
-    return f"{settings.MAIL_LINK_SCHEME}://{domain}{settings.MAIL_LINK_PORT_SUFFIX}{path}"
+    port = f":{settings.LINK_PORT}" if settings.LINK_PORT else ""
+    return f"{settings.LINK_SCHEME}://{domain}{port}{path}"
 
 
 def link_url(view_name: str, purpose: str, payload: dict) -> str:
