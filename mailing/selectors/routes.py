@@ -72,8 +72,10 @@ def route_resolve(address: str) -> Route | None:
             target = None
         if target is None:
             target = _target_lookup(domain, parsed.list_local_part) or _MISS
+            # "No such list" is cached briefly: a list created a moment ago must not be refused for long.
+            ttl = settings.MX_ROUTE_CACHE_SECONDS if target != _MISS else min(10, settings.MX_ROUTE_CACHE_SECONDS)
             try:
-                cache.set(key, target, settings.MX_ROUTE_CACHE_SECONDS)
+                cache.set(key, target, ttl)
             except Exception:
                 logger.warning("route cache unavailable", exc_info=True)
     if target == _MISS:
