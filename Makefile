@@ -38,5 +38,12 @@ format: $(STAMP)
 bench-orgs: $(STAMP)
 	DEBUG=1 $(EMBEDDED) $(PY) bench/organization_create.py $(BENCH_ARGS)
 
+# Postfix's smtp-sink/smtp-source (Debian package postfix) as the relay; no postfix daemon is left running.
+bench-fanout: $(STAMP)
+	@command -v smtp-sink >/dev/null || test -x /usr/sbin/smtp-sink || { \
+	  apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y postfix && \
+	  { postfix status >/dev/null 2>&1 && postfix stop || true; }; }
+	PLATFORM_TESTING=1 $(EMBEDDED) $(PY) bench/fanout.py $(BENCH_ARGS)
+
 clean-var:
 	rm -rf var

@@ -36,6 +36,11 @@ def django_db_setup(django_db_setup, django_db_blocker) -> Iterator[None]:
 
     from tenants.services import organization_create, public_tenant_ensure, template_schema_ensure
 
+    # pytest-django creates the test database only if some collected test asks for `db` or a
+    # django_db mark; a run of only `committed_tenant` tests would otherwise use the real database.
+    if not connection.settings_dict["NAME"].startswith("test_"):
+        with django_db_blocker.unblock():
+            setup_databases(verbosity=0, interactive=False, aliases={"default"})
     with django_db_blocker.unblock():
         if not connection.settings_dict["NAME"].startswith("test_"):
             # pytest-django creates the test database only when a collected test uses `db` or the
@@ -54,6 +59,8 @@ def django_db_setup(django_db_setup, django_db_blocker) -> Iterator[None]:
                 owner_password=TEST_PASSWORD,
             )
         connection.set_schema_to_public()
+    # Left in place like pytest-django leaves a database other threads still hold; the next run
+    # replaces it.
     return
 
 
