@@ -145,6 +145,7 @@ class InboundMessage(models.Model):
     # Every decision with its reasons: [{"rule": ..., "result": ..., "reason": ...}, ...]
     decision_reasons = models.JSONField(default=list, blank=True)
     processing_attempts = models.PositiveIntegerField(default=0)
+    last_attempt_at = models.DateTimeField(null=True, blank=True)
     last_error = models.TextField(blank=True, default="")
     received_at = models.DateTimeField(auto_now_add=True)
     processed_at = models.DateTimeField(null=True, blank=True)
@@ -222,3 +223,32 @@ class Delivery(models.Model):
             models.Index(fields=["broadcast", "status"], name="delivery_broadcast_status"),
             models.Index(fields=["status", "next_attempt_at"], name="delivery_status_next"),
         ]
+
+
+class Notice(models.Model):
+    """An automatic mail to a person (welcome, confirmation, moderation request, reject, bounce warning).
+
+    Stored in the transaction that decided it and sent by a job after commit, so a relay outage delays
+    notices instead of failing (or repeating) the processing that produced them.
+    """
+
+    class State(models.TextChoices):
+        QUEUED = "queued", "queued"
+        SENT = "sent", "sent"
+        FAILED = "failed", "failed"
+
+    kind = models.CharField(max_length=32)
+    inbound_message = models.ForeignKey(
+        InboundMessage, null=True, blank=True, on_delete=models.SET_NULL, related_name="notices"
+    )
+    envelope_from = models.CharField(max_length=512, blank=True, default="")  # "" is <> (RFC 3834 3.3)
+    recipient = models.CharField(max_length=254)
+    raw = models.BinaryField()
+    state = models.CharField(max_length=16, choices=State.choices, default=State.QUEUED)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_response = models.TextField(blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["state", "created_at"], name="notice_state_created")]
