@@ -252,6 +252,6 @@ SCHEDULER_JOBS.append(("mailing.services.delivery.deliveries_retry_enqueue_due",
 # another (dramatiq's default is 60 s). Tests that kill a worker use a few seconds.
 DRAMATIQ_HEARTBEAT_TIMEOUT_MS = int(os.environ.get("DRAMATIQ_HEARTBEAT_TIMEOUT_MS", "60000"))
 DRAMATIQ_MAINTENANCE_CHANCE = int(os.environ.get("DRAMATIQ_MAINTENANCE_CHANCE", "1000"))  # per million commands
-# Queued deliveries untouched this long belong to a batch whose job was lost (e.g. Redis down at
-# commit); the retry job enqueues that batch again (a running batch holds a lock, so no double send).
+# A sending broadcast none of whose deliveries changed this long lost its batch chain (e.g. Redis down
+# at commit); the retry job enqueues its queued batches again (locks and SENT marks: no double send).
 FANOUT_STALL_SECONDS = int(os.environ.get("FANOUT_STALL_SECONDS", "600"))

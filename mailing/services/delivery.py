@@ -380,19 +380,20 @@ def deliveries_retry_enqueue_due_in_schema(*, schema_name: str) -> int:
     for broadcast_id in due:
         retry_actor.send(schema_name, broadcast_id)
         enqueued += 1
+    # Stalled: a sending broadcast with queued deliveries none of whose deliveries changed for
+    # FANOUT_STALL_SECONDS. (A queued delivery of a long fan-out may wait its turn for longer; the
+    # broadcast as a whole is then still making progress.) Its queued batches are enqueued again; the
+    # batch locks and the SENT marks make any overlap with a still-running chain harmless.
     stalled_before = now - timedelta(seconds=settings.FANOUT_STALL_SECONDS)
-    stalled = Delivery.objects.filter(status=Delivery.Status.QUEUED, updated_at__lt=stalled_before).values_list(
-        "broadcast_id", "id"
-    )
-    batches: set[tuple[int, int]] = set()
-    bounds_of: dict[int, list[int]] = {}
-    for broadcast_id, delivery_id in stalled.iterator():
-        if broadcast_id not in bounds_of:
-            bounds_of[broadcast_id] = Broadcast.objects.values_list("batch_bounds", flat=True).get(id=broadcast_id)
-        batches.add((broadcast_id, bisect.bisect_right(bounds_of[broadcast_id], delivery_id) - 1))
-    for broadcast_id, batch_index in sorted(batches):
-        if batch_index >= 0:
-            batch_actor.send(schema_name, broadcast_id, batch_index)
+    sending = Broadcast.objects.filter(state=Broadcast.State.SENDING, started_at__lt=stalled_before)
+    for broadcast in sending.only("id", "batch_bounds"):
+        deliveries = Delivery.objects.filter(broadcast_id=broadcast.id)
+        if deliveries.filter(updated_at__gte=stalled_before).exists():
+            continue
+        queued = deliveries.filter(status=Delivery.Status.QUEUED).values_list("id", flat=True)
+        batches = {bisect.bisect_right(broadcast.batch_bounds, delivery_id) - 1 for delivery_id in queued.iterator()}
+        for batch_index in sorted(index for index in batches if index >= 0):
+            batch_actor.send(schema_name, broadcast.id, batch_index)
             enqueued += 1
     return enqueued
 

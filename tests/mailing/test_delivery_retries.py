@@ -144,7 +144,9 @@ def test_batch_whose_job_was_lost_is_enqueued_again_by_the_scheduler_job(
     broadcast = mail_broadcast_make(mailing_list, raw=eml("post_minimal_no_date.eml"))
     dramatiq_broker.flush_all()  # the enqueued batch is lost (e.g. Redis lost it)
     assert deliveries_retry_enqueue_due_in_schema(schema_name=committed_tenant.schema_name) == 0  # not stale yet
-    Delivery.objects.filter(broadcast=broadcast).update(updated_at=timezone.now() - timedelta(hours=1))
+    an_hour_ago = timezone.now() - timedelta(hours=1)
+    Broadcast.objects.filter(id=broadcast.id).update(started_at=an_hour_ago)
+    Delivery.objects.filter(broadcast=broadcast).update(updated_at=an_hour_ago)
     assert deliveries_retry_enqueue_due_in_schema(schema_name=committed_tenant.schema_name) == 1
     worker = dramatiq.Worker(dramatiq_broker, worker_threads=2, worker_timeout=50)
     worker.start()
@@ -156,3 +158,17 @@ def test_batch_whose_job_was_lost_is_enqueued_again_by_the_scheduler_job(
     assert mail.rcpt_tos == [member.address]
     broadcast.refresh_from_db()
     assert broadcast.state == Broadcast.State.SENT
+
+
+def test_long_fanout_still_making_progress_is_not_taken_for_stalled(committed_tenant, dramatiq_broker):
+    mailing_list = mailing_list_make()
+    for address in addresses("long", 3):
+        member_make(mailing_list, address=address)
+    broadcast = mail_broadcast_make(mailing_list, raw=eml("post_minimal_no_date.eml"))
+    dramatiq_broker.flush_all()
+    an_hour_ago = timezone.now() - timedelta(hours=1)
+    Broadcast.objects.filter(id=broadcast.id).update(started_at=an_hour_ago)
+    first, *rest = Delivery.objects.filter(broadcast=broadcast).order_by("id")
+    Delivery.objects.filter(id__in=[d.id for d in rest]).update(updated_at=an_hour_ago)  # waiting their turn
+    Delivery.objects.filter(id=first.id).update(status=Delivery.Status.SENT)  # sent just now
+    assert deliveries_retry_enqueue_due_in_schema(schema_name=committed_tenant.schema_name) == 0
