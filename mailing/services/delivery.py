@@ -1,10 +1,10 @@
 """Sending each recipient their own copy, and recording what the relay said (docs/adr/0002).
 
 - A batch renders and sends its deliveries over one reused SMTP connection.
-- Each delivery is marked right after the relay's reply, in its own tiny autocommit transaction
-  with synchronous_commit off (cheap; the worst a PostgreSQL crash can do is forget a few "sent"
-  marks, which means a duplicate, never a loss). A worker killed mid-batch therefore re-sends at
-  most the message that was in flight when the batch runs again.
+- Each delivery's outcome is marked (in Redis, reply awaited) right after the relay's reply and
+  before the next copy goes out; the batch's marks reach PostgreSQL in one UPDATE when it ends
+  (mailing.services.delivery_marks). A worker killed mid-batch therefore re-sends at most the
+  message that was in flight: the batch's next run writes the dead run's marks first.
 - 2xx: SENT. 4xx: DEFERRED, retried with backoff until DELIVERY_RETRY_DEADLINE_SECONDS after the
   broadcast started, then FAILED. 5xx: FAILED, never retried (RFC 5321 §4.2.1).
 - The relay going away mid-batch: reconnect and go on; if it cannot be reached, the rest of the
@@ -24,7 +24,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 
-import psycopg
 from django.conf import settings
 from django.db import connection
 from django.utils import timezone
@@ -34,6 +33,7 @@ from mailing.models import Broadcast, Delivery
 from mailing.rendering import BroadcastRenderer, ListContext, Recipient, RenderedMessage, renderer_build
 from mailing.rendering.headers import UnusableAddressError
 from mailing.services.broadcasts import broadcast_finish_if_done
+from mailing.services.delivery_marks import Recorder, marks_flush, recording_cursor, retry_backoff  # noqa: F401
 from mailing.smtp import relay_connect
 
 logger = logging.getLogger(__name__)
@@ -88,9 +88,6 @@ def list_context(broadcast: Broadcast) -> ListContext:
     )
 
 
-# --- Recording outcomes ---------------------------------------------------------------------------
-
-
 @dataclass(frozen=True)
 class _Pending:
     id: int
@@ -98,72 +95,6 @@ class _Pending:
     token: str
     name: str
     attempts: int
-
-
-_UPDATE_SENT = """
-    UPDATE "{schema}".{table}
-       SET status = %s, attempts = attempts + 1, last_response = %s, sent_at = now(),
-           next_attempt_at = NULL, updated_at = now()
-     WHERE id = %s
-"""
-_UPDATE_OUTCOME = """
-    UPDATE "{schema}".{table}
-       SET status = %s, attempts = attempts + 1, last_response = %s, next_attempt_at = %s, updated_at = now()
-     WHERE id = %s
-"""
-
-
-def retry_backoff(attempts: int) -> timedelta:
-    """Wait before the next attempt after `attempts` failed ones (Postfix-style doubling, capped)."""
-    seconds = settings.DELIVERY_RETRY_BACKOFF_SECONDS * (2 ** max(attempts - 1, 0))
-    return timedelta(seconds=min(seconds, settings.DELIVERY_RETRY_MAX_BACKOFF_SECONDS))
-
-
-class _Recorder:
-    """Writes each outcome as its own autocommitted UPDATE, a prepared statement on the raw psycopg
-    connection (Django's cursor wrapper and client-side binding cost more than the round trip)."""
-
-    def __init__(self, cursor: psycopg.Cursor, broadcast: Broadcast) -> None:
-        self.cursor = cursor
-        names = {"schema": connection.schema_name, "table": Delivery._meta.db_table}
-        self.update_sent = _UPDATE_SENT.format(**names)
-        self.update_outcome = _UPDATE_OUTCOME.format(**names)
-        start = broadcast.started_at or broadcast.created_at
-        self.deadline = start + timedelta(seconds=settings.DELIVERY_RETRY_DEADLINE_SECONDS)
-
-    def sent(self, pending: _Pending, response: str) -> None:
-        self.cursor.execute(self.update_sent, [Delivery.Status.SENT, response, pending.id], prepare=True)
-
-    def refused(self, pending: _Pending, code: int, response: str) -> None:
-        if 400 <= code < 500:
-            self.temporary(pending, response)
-        else:
-            self.failed(pending, response)
-
-    def failed(self, pending: _Pending, response: str) -> None:
-        self.cursor.execute(self.update_outcome, [Delivery.Status.FAILED, response, None, pending.id], prepare=True)
-
-    def temporary(self, pending: _Pending, response: str) -> None:
-        next_attempt = timezone.now() + retry_backoff(pending.attempts + 1)
-        if next_attempt > self.deadline:
-            self.failed(pending, f"{response} (gave up: retry deadline passed)")
-        else:
-            params = [Delivery.Status.DEFERRED, response, next_attempt, pending.id]
-            self.cursor.execute(self.update_outcome, params, prepare=True)
-
-
-@contextlib.contextmanager
-def _fast_status_cursor() -> Iterator[psycopg.Cursor]:
-    """An autocommit cursor whose commits do not wait for the WAL flush (reset afterwards)."""
-    if not connection.get_autocommit():
-        raise RuntimeError("delivery status updates must not run inside a transaction")
-    with connection.cursor() as django_cursor:
-        django_cursor.execute("SET synchronous_commit TO off")
-        try:
-            with psycopg.Cursor(connection.connection) as cursor:
-                yield cursor
-        finally:
-            django_cursor.execute("RESET synchronous_commit")
 
 
 # --- SMTP -----------------------------------------------------------------------------------------
@@ -236,15 +167,17 @@ def _relay_close(relay: smtplib.SMTP | None) -> None:
         relay.close()
 
 
-def _deliveries_send(broadcast: Broadcast, pending: list[_Pending]) -> None:
+def _deliveries_send(broadcast: Broadcast, scope: int, pending: list[_Pending]) -> None:
+    """Send `pending` over one reused connection; each outcome is marked (Redis) before the next
+    copy goes out, and the marks are written to PostgreSQL when the batch ends (delivery_marks)."""
     if not pending:
         return
     renderer = renderer_cache.get(broadcast)
     relay: smtplib.SMTP | None = None
     failures = 0
     index = 0
-    with _fast_status_cursor() as cursor:
-        recorder = _Recorder(cursor, broadcast)
+    with recording_cursor() as cursor:
+        recorder = Recorder(broadcast, scope, cursor)
         try:
             while index < len(pending):
                 item = pending[index]
@@ -255,7 +188,7 @@ def _deliveries_send(broadcast: Broadcast, pending: list[_Pending]) -> None:
                     try:
                         message = renderer.render(Recipient(address=item.address, name=item.name, token=item.token))
                     except UnusableAddressError:
-                        recorder.failed(item, "553 5.1.3 unusable address (not sent)")
+                        recorder.failed(item.id, item.attempts, "553 5.1.3 unusable address (not sent)")
                         index += 1
                         continue
                     code, reply = _transmit(relay, message)
@@ -268,16 +201,17 @@ def _deliveries_send(broadcast: Broadcast, pending: list[_Pending]) -> None:
                     if failures > RECONNECTS_PER_BATCH:
                         logger.warning("relay unreachable; deferring the rest of the batch", exc_info=True)
                         for rest in pending[index:]:
-                            recorder.temporary(rest, f"451 relay unreachable: {error}"[:1000])
-                        return
+                            recorder.temporary(rest.id, rest.attempts, f"451 relay unreachable: {error}"[:1000])
+                        break
                     continue
                 if 200 <= code < 300:
-                    recorder.sent(item, reply)
+                    recorder.sent(item.id, item.attempts, reply)
                 else:
-                    recorder.refused(item, code, reply)
+                    recorder.refused(item.id, item.attempts, code, reply)
                 index += 1
         finally:
             _relay_close(relay)
+        recorder.flush()
 
 
 # --- Locks: one run of a batch at a time ----------------------------------------------------------
@@ -335,6 +269,9 @@ def delivery_batch_send(*, broadcast_id: int, batch_index: int) -> None:
             from mailing.tasks.delivery import delivery_batch_send as batch_actor
 
             batch_actor.send(connection.schema_name, broadcast_id, following)
+        # A previous run of this batch that died left its marks in Redis: written first, so what
+        # it sent is not selected again.
+        marks_flush(broadcast_id=broadcast_id, scope=batch_index)
         pending = _pending(
             Delivery.objects.filter(
                 broadcast_id=broadcast_id,
@@ -343,7 +280,7 @@ def delivery_batch_send(*, broadcast_id: int, batch_index: int) -> None:
                 status=Delivery.Status.QUEUED,
             )
         )
-        _deliveries_send(broadcast, pending)
+        _deliveries_send(broadcast, batch_index, pending)
     broadcast_finish_if_done(broadcast_id=broadcast_id)
 
 
@@ -355,12 +292,13 @@ def delivery_retry_send(*, broadcast_id: int) -> None:
     with _batch_lock(broadcast_id, RETRY_LOCK_KEY) as acquired:
         if not acquired:
             return
+        marks_flush(broadcast_id=broadcast_id, scope=RETRY_LOCK_KEY)
         pending = _pending(
             Delivery.objects.filter(
                 broadcast_id=broadcast_id, status=Delivery.Status.DEFERRED, next_attempt_at__lte=timezone.now()
             )
         )
-        _deliveries_send(broadcast, pending)
+        _deliveries_send(broadcast, RETRY_LOCK_KEY, pending)
     broadcast_finish_if_done(broadcast_id=broadcast_id)
 
 
