@@ -245,8 +245,19 @@ FANOUT_WINDOW = int(os.environ.get("FANOUT_WINDOW", "4"))
 DELIVERY_RETRY_BACKOFF_SECONDS = int(os.environ.get("DELIVERY_RETRY_BACKOFF_SECONDS", "300"))
 DELIVERY_RETRY_MAX_BACKOFF_SECONDS = int(os.environ.get("DELIVERY_RETRY_MAX_BACKOFF_SECONDS", "4000"))
 DELIVERY_RETRY_DEADLINE_SECONDS = int(os.environ.get("DELIVERY_RETRY_DEADLINE_SECONDS", str(5 * 24 * 3600)))
-# Sign outbound list mail with the organization domain's DKIM key.
-OUTBOUND_DKIM_SIGN = env_bool("OUTBOUND_DKIM_SIGN", True)
+# Who DKIM-signs outbound list mail (docs/adr/0002):
+# - per_recipient: the workers sign each copy with the organization domain's key. Each copy has its
+#   own List-Unsubscribe, which RFC 8058 §4 requires to be covered by the signature, so this is one
+#   RSA-2048 signature per recipient (~1 ms of CPU, most of a worker's cost per copy).
+# - relay: the workers do not sign; the outbound MTA at OUTBOUND_SMTP_URL must (e.g. Postfix +
+#   OpenDKIM with the organization's key, signing List-Unsubscribe too). Moves the RSA off the workers.
+# OUTBOUND_DKIM_SIGN=0 (the older switch) means relay when OUTBOUND_DKIM_MODE is not set.
+OUTBOUND_DKIM_MODES = ("per_recipient", "relay")
+OUTBOUND_DKIM_MODE = os.environ.get("OUTBOUND_DKIM_MODE") or (
+    "per_recipient" if env_bool("OUTBOUND_DKIM_SIGN", True) else "relay"
+)
+if OUTBOUND_DKIM_MODE not in OUTBOUND_DKIM_MODES:
+    raise ImproperlyConfigured(f"OUTBOUND_DKIM_MODE must be one of {', '.join(OUTBOUND_DKIM_MODES)}")
 SCHEDULER_JOBS.append(("mailing.services.delivery.deliveries_retry_enqueue_due", 60.0))
 # How long the Redis broker waits for a silent worker before giving its unacknowledged messages to
 # another (dramatiq's default is 60 s). Tests that kill a worker use a few seconds.

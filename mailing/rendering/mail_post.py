@@ -186,7 +186,7 @@ class MailPostRenderer:
         fixed = fields + kept
 
         signer = None
-        if context.dkim_private_key and settings.OUTBOUND_DKIM_SIGN:
+        if context.dkim_private_key and settings.OUTBOUND_DKIM_MODE == "per_recipient":
             present = {_field_name(field).decode("ascii", "replace") for field in fixed} | {"to", "list-unsubscribe"}
             signer = DkimSigner(
                 domain=domain,

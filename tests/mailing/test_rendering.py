@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import email
+import os
 from email import policy
 
 import dkim
@@ -156,3 +157,29 @@ def test_copy_verifies_with_dkimpy_and_fails_when_to_or_unsubscribe_is_changed(k
     assert not dkim.verify(data.replace(b"To: ", b"To: x", 1), dnsfunc=dns)
     assert not dkim.verify(data.replace(b"/m/unsubscribe/tok12345abcd/", b"/m/unsubscribe/other12345/"), dnsfunc=dns)
     assert not dkim.verify(data.replace("来週".encode(), "先週".encode()), dnsfunc=dns)
+
+
+def test_relay_dkim_mode_leaves_signing_to_the_outbound_mta(key_pair, settings):
+    settings.OUTBOUND_DKIM_MODE = "relay"
+    raw = eml("post_multipart_japanese.eml")
+    renderer = MailPostRenderer.from_raw(raw, context=context(key_pair), rewrite_from=False)
+    data = renderer.render(Recipient("m@example.org", "山田 太郎", "tok12345abcd")).data
+
+    assert "DKIM-Signature" not in header_names(data)
+    copy = parse(data)
+    assert copy["To"].addresses[0].addr_spec == "m@example.org"
+    assert "/m/unsubscribe/tok12345abcd/" in copy["List-Unsubscribe"]  # for the MTA's signature to cover
+
+
+def test_outbound_dkim_mode_setting_refuses_unknown_values():
+    import subprocess
+    import sys
+
+    result = subprocess.run(
+        [sys.executable, "-c", "import saas_platform.settings"],
+        env={**os.environ, "OUTBOUND_DKIM_MODE": "sometimes"},
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode != 0
+    assert "OUTBOUND_DKIM_MODE must be one of per_recipient, relay" in result.stderr
