@@ -5,7 +5,8 @@ worker processes' peak memory (RSS, sampled), and in the same run the loopback c
 sending as many individual 2 KB messages to the same sink. Loopback only; bounded in count and time.
 
 Environment: BENCH_SENDER (sender@example.com), BENCH_MEMBERS (10000), BENCH_PROCESSES (2),
-BENCH_THREADS (2), BENCH_TIMEOUT (300 s).
+BENCH_THREADS (2), BENCH_TIMEOUT (300 s), BENCH_DKIM_MODES (per_recipient,relay: one fan-out per
+OUTBOUND_DKIM_MODE, each with fresh workers, same MX, sink and ceiling).
 Each worker process prefetches as many messages as it has threads (dramatiq_queue_prefetch), so the
 FANOUT_WINDOW batches of one broadcast spread over both processes instead of queueing in one.
 Run through `make bench-fanout` (embedded PostgreSQL/Redis; installs Postfix for smtp-sink if needed).
@@ -33,6 +34,7 @@ MEMBERS = int(os.environ.get("BENCH_MEMBERS", "10000"))
 PROCESSES = int(os.environ.get("BENCH_PROCESSES", "2"))
 THREADS = int(os.environ.get("BENCH_THREADS", "2"))
 TIMEOUT = float(os.environ.get("BENCH_TIMEOUT", "300"))
+DKIM_MODES = [mode for mode in os.environ.get("BENCH_DKIM_MODES", "per_recipient,relay").split(",") if mode]
 # The registered sender. Through the real MX the post must also pass sender authorization: a loopback
 # DNS server (LoopbackDns) publishes SPF for its domain allowing 127.0.0.1.
 SENDER = os.environ.get("BENCH_SENDER", "sender@example.com")
@@ -113,6 +115,7 @@ class SinkCounter:
         self.count = 0
         self.first_at: float | None = None
         self.last_at: float | None = None
+        self.times: list[float] = []  # times[n - 1]: when the sink had received n messages
         self.changed = threading.Condition()
         threading.Thread(target=self._read, daemon=True).start()
 
@@ -127,6 +130,7 @@ class SinkCounter:
                 if match:
                     with self.changed:
                         self.count = int(match.group(1))
+                        self.times.extend([now] * (self.count - len(self.times)))
                         if self.count and self.first_at is None:
                             self.first_at = now
                         self.last_at = now
@@ -188,6 +192,15 @@ def tree_cpu_seconds(pid: int | None) -> float:
     except psutil.Error:
         pass
     return total
+
+
+def redis_pid() -> int | None:
+    """The broker's Redis (it also holds the delivery marks), if it runs on this machine."""
+    from mailing.services.delivery_marks import marks_client
+
+    with contextlib.suppress(Exception):
+        return int(marks_client().info("server")["process_id"])
+    return None
 
 
 def postmaster_pid() -> int | None:
@@ -288,6 +301,51 @@ def inject(list_address: str, message: bytes) -> float:
         return time.monotonic()
 
 
+def fanout_run(mode: str, env: dict[str, str], counter: SinkCounter, mx_port: int, list_address: str) -> dict:
+    """One fan-out with fresh workers in OUTBOUND_DKIM_MODE=mode; its figures."""
+    workers, ready = workers_start(dict(env, OUTBOUND_DKIM_MODE=mode))
+    try:
+        if not ready.wait(60):
+            sys.exit("workers did not start")
+        memory = MemorySampler(workers.pid)
+        pids = {
+            "workers": workers.pid,
+            "PostgreSQL": postmaster_pid(),
+            "Redis": redis_pid(),
+            "smtp-sink": counter.process.pid,
+        }
+        cpu_before = {name: tree_cpu_seconds(pid) for name, pid in pids.items()}
+        base = counter.count
+        message = post_bytes(list_address)
+        accepted_at = mx_try(mx_port, list_address, message)
+        path = "SMTP to the MX (manage.py run_mx)"
+        if accepted_at is None:
+            path = "INJECTED (the MX refused the list address: inbound handler not merged yet)"
+            accepted_at = inject(list_address, message)
+        if not counter.wait_for(base + 1, 60):
+            sys.exit(f"no copy within 60 s after the post was accepted ({path}): held by sender authorization?")
+        complete = counter.wait_for(base + MEMBERS, TIMEOUT)
+        memory.stop.set()
+        cpu_used = {name: tree_cpu_seconds(pid) - cpu_before[name] for name, pid in pids.items()}
+    finally:
+        group_stop(workers)
+    received = counter.count - base
+    last_at = counter.times[base + received - 1] if received else time.monotonic()
+    elapsed = last_at - accepted_at
+    return {
+        "mode": mode,
+        "path": path,
+        "received": received,
+        "complete": complete,
+        "elapsed": elapsed,
+        "rate": received / elapsed if elapsed > 0 else float("nan"),
+        "first": counter.times[base] - accepted_at if received else float("nan"),
+        "peak_total": memory.peak_total / 2**20,
+        "peak_single": memory.peak_single / 2**20,
+        "per_copy": {name: seconds * 1000 / max(received, 1) for name, seconds in cpu_used.items()},
+    }
+
+
 def main() -> None:
     import django
 
@@ -315,10 +373,10 @@ def main() -> None:
         DNS_TIMEOUT_SECONDS="2",
     )
     env.setdefault("dramatiq_queue_prefetch", str(THREADS))
-    workers = mx = None
+    mx = None
+    runs = []
     try:
         counter = SinkCounter(sink)
-        workers, ready = workers_start(env)
         mx = subprocess.Popen(
             [str(ROOT / ".venv/bin/python"), "manage.py", "run_mx", "--port", str(mx_port)],
             cwd=ROOT,
@@ -328,33 +386,8 @@ def main() -> None:
             start_new_session=True,
         )
         mx.stdout.readline()  # "MX listening on ..."
-        if not ready.wait(60):
-            sys.exit("workers did not start")
-        memory = MemorySampler(workers.pid)
-        postgres = postmaster_pid()
-        cpu_before = {
-            "workers": tree_cpu_seconds(workers.pid),
-            "PostgreSQL": tree_cpu_seconds(postgres),
-            "smtp-sink": tree_cpu_seconds(sink.pid),
-        }
-        message = post_bytes(list_address)
-        accepted_at = mx_try(mx_port, list_address, message)
-        path = "SMTP to the MX (manage.py run_mx)"
-        if accepted_at is None:
-            path = "INJECTED (the MX refused the list address: inbound handler not merged yet)"
-            accepted_at = inject(list_address, message)
-        if not counter.wait_for(1, 60):
-            sys.exit(f"no copy within 60 s after the post was accepted ({path}): held by sender authorization?")
-        complete = counter.wait_for(MEMBERS, TIMEOUT)
-        memory.stop.set()
-        cpu_used = {
-            "workers": tree_cpu_seconds(workers.pid) - cpu_before["workers"],
-            "PostgreSQL": tree_cpu_seconds(postgres) - cpu_before["PostgreSQL"],
-            "smtp-sink": tree_cpu_seconds(sink.pid) - cpu_before["smtp-sink"],
-        }
-        received = counter.count
-        elapsed = (counter.last_at or time.monotonic()) - accepted_at
-        first = (counter.first_at - accepted_at) if counter.first_at else float("nan")
+        for mode in DKIM_MODES:
+            runs.append(fanout_run(mode, env, counter, mx_port, list_address))
 
         # Loopback ceiling: the same number of individual 2 KB messages from smtp-source to the sink.
         before = counter.count
@@ -363,27 +396,38 @@ def main() -> None:
             [source_bin, "-s", "20", "-m", str(MEMBERS), "-l", "2048", "-d", f"127.0.0.1:{sink_port}"], check=True
         )
         counter.wait_for(before + MEMBERS, 60)
-        ceiling = MEMBERS / ((counter.last_at or time.monotonic()) - source_started)
+        ceiling = MEMBERS / (counter.times[before + MEMBERS - 1] - source_started)
     finally:
         group_stop(mx)
-        group_stop(workers)
         group_stop(sink)
 
-    rate = received / elapsed if elapsed > 0 else float("nan")
-    print(f"path:                     {path}")
-    print(f"members:                  {MEMBERS}  (workers: {PROCESSES} processes x {THREADS} threads)")
-    print(f"copies received by sink:  {received}{'' if complete else '  (TIMED OUT)'}")
-    print(f"250 -> last copy:         {elapsed:.2f} s")
-    print(f"recipients/s:             {rate:.0f}")
-    print(f"time to first copy:       {first * 1000:.0f} ms")
-    total, single = memory.peak_total / 2**20, memory.peak_single / 2**20
-    print(f"worker peak RSS:          {total:.0f} MB total, {single:.0f} MB largest process")
-    per_copy = {name: seconds * 1000 / max(received, 1) for name, seconds in cpu_used.items()}
-    print("CPU per copy:             " + ", ".join(f"{name} {ms:.2f} ms" for name, ms in per_copy.items()))
     cores = os.cpu_count() or 1
-    print(f"CPU-bound projection:     {cores * 1000 / sum(per_copy.values()):.0f} recipients/s on {cores} idle cores")
+    print(f"path:                     {runs[0]['path']}")
+    print(
+        f"members:                  {MEMBERS}  (workers: {PROCESSES} processes x {THREADS} threads,"
+        f" prefetch {env['dramatiq_queue_prefetch']}, batch {settings.FANOUT_BATCH_SIZE},"
+        f" window {settings.FANOUT_WINDOW})"
+    )
     print(f"loopback ceiling:         {ceiling:.0f} msgs/s (smtp-source -s 20 -m {MEMBERS} -l 2048 -d)")
-    print(f"ratio fan-out/ceiling:    {rate / ceiling:.2f}")
+    for run in runs:
+        print(f"--- OUTBOUND_DKIM_MODE={run['mode']}")
+        print(f"copies received by sink:  {run['received']}{'' if run['complete'] else '  (TIMED OUT)'}")
+        print(f"250 -> last copy:         {run['elapsed']:.2f} s")
+        print(f"recipients/s:             {run['rate']:.0f}")
+        print(f"time to first copy:       {run['first'] * 1000:.0f} ms")
+        total, single = run["peak_total"], run["peak_single"]
+        print(f"worker peak RSS:          {total:.0f} MB total, {single:.0f} MB largest process")
+        per_copy = run["per_copy"]
+        print("CPU per copy:             " + ", ".join(f"{name} {ms:.2f} ms" for name, ms in per_copy.items()))
+        projection = cores * 1000 / sum(per_copy.values())
+        print(f"CPU-bound projection:     {projection:.0f} recipients/s on {cores} idle cores")
+        print(f"ratio fan-out/ceiling:    {run['rate'] / ceiling:.3f}")
+    by_mode = {run["mode"]: run for run in runs}
+    if {"per_recipient", "relay"} <= set(by_mode):
+        signing = by_mode["per_recipient"]["per_copy"]["workers"] - by_mode["relay"]["per_copy"]["workers"]
+        speedup = by_mode["relay"]["rate"] / by_mode["per_recipient"]["rate"]
+        print("--- per-recipient DKIM")
+        print(f"worker CPU per copy:      {signing:+.2f} ms vs relay; relay mode {speedup:.2f}x the recipients/s")
 
 
 if __name__ == "__main__":
