@@ -126,6 +126,7 @@ class Recorder:
         self.update_one = _UPDATE_ONE.format(**_names())
         self.client = marks_client()
         self.expiry_set = False
+        self.marked_in_redis = False
         start = broadcast.started_at or broadcast.created_at
         self.deadline = start + timedelta(seconds=settings.DELIVERY_RETRY_DEADLINE_SECONDS)
 
@@ -141,6 +142,7 @@ class Recorder:
                     pipe.expire(self.key, MARKS_TTL_SECONDS)
                     pipe.execute()
                 self.expiry_set = True
+            self.marked_in_redis = True
         except redis.RedisError:
             logger.warning("Redis unreachable: recording delivery %s in PostgreSQL directly", delivery_id)
             sent = status == Delivery.Status.SENT
@@ -167,6 +169,11 @@ class Recorder:
             self._mark(delivery_id, Delivery.Status.DEFERRED, attempts + 1, response, next_attempt)
 
     def flush(self) -> int:
+        """Write this run's Redis marks to PostgreSQL. Nothing to do if every outcome went to
+        PostgreSQL directly (Redis unreachable); if Redis went away after some marks, this raises
+        and the batch is retried: its next run writes them first."""
+        if not self.marked_in_redis:
+            return 0
         return marks_flush(broadcast_id=self.broadcast_id, scope=self.scope)
 
 

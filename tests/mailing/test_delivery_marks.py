@@ -8,6 +8,7 @@ from mailing.services.delivery import delivery_batch_send
 from mailing.services.delivery_marks import Recorder, marks_client, marks_key, recording_cursor
 from tests.factories import mailing_list_make, member_make, unique
 from tests.factories.outbound import eml, mail_broadcast_make
+from tests.mail_fixtures import free_port
 
 
 def test_batch_rerun_writes_a_dead_runs_marks_and_skips_what_it_sent(committed_tenant, smtp_capture, dramatiq_broker):
@@ -50,3 +51,29 @@ def test_a_mark_never_turns_a_sent_delivery_back(committed_tenant, smtp_capture,
 
     delivery.refresh_from_db()
     assert (delivery.status, delivery.attempts) == (Delivery.Status.SENT, 1)
+
+
+def test_redis_unreachable_outcomes_go_to_postgresql_directly(committed_tenant, dramatiq_broker, monkeypatch):
+    import redis
+
+    from mailing.services import delivery_marks
+
+    mailing_list = mailing_list_make()
+    member_make(mailing_list, address=f"{unique('mark')}@example.org")
+    broadcast = mail_broadcast_make(mailing_list, raw=eml("post_minimal_no_date.eml"))
+    delivery = Delivery.objects.get(broadcast=broadcast)
+    # A real client of a Redis that is not there (nothing listens on that port).
+    monkeypatch.setattr(delivery_marks, "_client", redis.Redis(port=free_port(), socket_connect_timeout=1))
+
+    with recording_cursor() as cursor:
+        recorder = Recorder(broadcast, 0, cursor)
+        recorder.sent(delivery.id, 0, "250 2.0.0 queued as DIRECT")
+        assert recorder.flush() == 0
+
+    delivery.refresh_from_db()
+    assert (delivery.status, delivery.attempts, delivery.last_response) == (
+        Delivery.Status.SENT,
+        1,
+        "250 2.0.0 queued as DIRECT",
+    )
+    assert delivery.sent_at is not None
