@@ -179,7 +179,8 @@ class MemorySampler:
 
 
 def tree_cpu_seconds(pid: int | None) -> float:
-    """User + system CPU of a process and its live children (exited children are not counted)."""
+    """User + system CPU of a process, its live children, and its exited children that it reaped
+    (PostgreSQL's backends come and go with the workers' connections: the postmaster reaps them)."""
     import psutil
 
     if pid is None:
@@ -187,6 +188,8 @@ def tree_cpu_seconds(pid: int | None) -> float:
     total = 0.0
     try:
         root = psutil.Process(pid)
+        times = root.cpu_times()
+        total += times.children_user + times.children_system
         for process in [root, *root.children(recursive=True)]:
             with contextlib.suppress(psutil.Error):
                 times = process.cpu_times()

@@ -211,6 +211,7 @@ def _deliveries_send(broadcast: Broadcast, scope: int, pending: list[_Pending]) 
                 index += 1
         finally:
             _relay_close(relay)
+            recorder.close()
         recorder.flush()
 
 
