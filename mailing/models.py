@@ -205,7 +205,8 @@ class Delivery(models.Model):
         FAILED = "failed", "failed"  # 5xx or deadline passed: not retried
         BOUNCED = "bounced", "bounced"  # a bounce arrived at the VERP address
 
-    broadcast = models.ForeignKey(Broadcast, on_delete=models.CASCADE, related_name="deliveries")
+    # No index of its own: delivery_unique_member (broadcast, member) serves lookups by broadcast.
+    broadcast = models.ForeignKey(Broadcast, on_delete=models.CASCADE, related_name="deliveries", db_index=False)
     member = models.ForeignKey(Member, null=True, on_delete=models.SET_NULL, related_name="deliveries")
     address = models.CharField(max_length=254)  # as it was when the broadcast went out
     # Unguessable per-recipient token: VERP return path, unsubscribe, later read and survey links.
@@ -219,9 +220,15 @@ class Delivery(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["broadcast", "member"], name="delivery_unique_member")]
+        # Partial indexes of pending work only: marking a copy SENT adds no entry to them (the new
+        # row version is outside their predicate), and SENT rows, nearly all of them, take no space.
         indexes = [
-            models.Index(fields=["broadcast", "status"], name="delivery_broadcast_status"),
-            models.Index(fields=["status", "next_attempt_at"], name="delivery_status_next"),
+            models.Index(
+                fields=["broadcast"],
+                name="delivery_broadcast_pending",
+                condition=models.Q(status__in=["queued", "deferred"]),
+            ),
+            models.Index(fields=["next_attempt_at"], name="delivery_deferred_next", condition=models.Q(status="deferred")),
         ]
 
 
