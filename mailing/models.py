@@ -228,7 +228,9 @@ class Delivery(models.Model):
                 name="delivery_broadcast_pending",
                 condition=models.Q(status__in=["queued", "deferred"]),
             ),
-            models.Index(fields=["next_attempt_at"], name="delivery_deferred_next", condition=models.Q(status="deferred")),
+            models.Index(
+                fields=["next_attempt_at"], name="delivery_deferred_next", condition=models.Q(status="deferred")
+            ),
         ]
 
 
