@@ -65,6 +65,7 @@ TENANT_APPS = [
     "accounts",
     "mailing",
     "org_groups",
+    "audit",
 ]
 INSTALLED_APPS = list(SHARED_APPS) + [app for app in TENANT_APPS if app not in SHARED_APPS]
 
@@ -86,6 +87,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "allauth.account.middleware.AccountMiddleware",
+    # After authentication: the user's language, the organization's time zone, no-store on console pages.
+    "saas_platform.middleware.ConsoleMiddleware",
 ]
 ROOT_URLCONF = "saas_platform.urls_tenant"
 PUBLIC_SCHEMA_URLCONF = "saas_platform.urls_public"
