@@ -11,9 +11,9 @@ from django.utils.translation import gettext as _
 
 from accounts.services import user_invite
 from audit.services import audit_record
-from mailing.addresses import member_address_validate
 from mailing.errors import MailingUserError
 from mailing.models import ListAdmin, MailingList
+from mailing.services.members import address_validate
 
 
 def _user_find_or_invite(*, username: str, email: str) -> tuple[Any, bool]:
@@ -34,7 +34,7 @@ def _user_find_or_invite(*, username: str, email: str) -> tuple[Any, bool]:
         raise MailingUserError(_("The user name and the e-mail address belong to different users."))
     if not username or not email:
         raise MailingUserError(_("No such user: give both a user name and an e-mail address to invite a new one."))
-    email = member_address_validate(email)
+    email = address_validate(email)
     return user_invite(username=username, email=email), True
 
 
@@ -65,7 +65,7 @@ def list_admin_update(*, admin: ListAdmin, email: str, actor: Any = None) -> Lis
     """Change the admin's e-mail address (where their password-reset mail goes)."""
     from allauth.account.models import EmailAddress
 
-    email = member_address_validate(email)
+    email = address_validate(email)
     user = admin.user
     if get_user_model().objects.filter(email__iexact=email).exclude(pk=user.pk).exists():
         raise MailingUserError(_("%(email)s belongs to another user.") % {"email": email})

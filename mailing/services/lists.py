@@ -12,7 +12,7 @@ from audit.services import audit_record, snapshot
 from mailing.addresses import list_local_part_validate
 from mailing.errors import MailingUserError
 from mailing.models import ListAdmin, MailingList, Sender, address_normalize
-from mailing.services.members import person_name_clean
+from mailing.services.members import address_validate, person_name_clean
 
 LIST_FIELDS = [
     "name",
@@ -51,10 +51,9 @@ def list_create(
     actor: Any = None,
 ) -> MailingList:
     """A new list with its first admin and first sender (a list always has at least one of each, F5)."""
-    from mailing.addresses import member_address_validate
 
     local_part = list_local_part_validate(local_part)
-    sender_address = member_address_validate(sender_address)
+    sender_address = address_validate(sender_address)
     try:
         with transaction.atomic():
             mailing_list = MailingList.objects.create(

@@ -18,10 +18,9 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from audit.services import audit_record
-from mailing.addresses import member_address_validate
 from mailing.errors import MailingUserError
 from mailing.models import MailingList, Member, MemberImport, address_normalize
-from mailing.services.members import person_name_clean
+from mailing.services.members import address_validate, person_name_clean
 
 MAX_BYTES = 20 * 1024 * 1024
 MAX_ROWS = 100_000
@@ -92,7 +91,7 @@ def csv_parse(*, mailing_list: MailingList, data: bytes) -> ParsedImport:
         address = row[address_col].strip() if address_col < len(row) else ""
         name = row[name_col] if name_col is not None and name_col < len(row) else ""
         try:
-            address = member_address_validate(address)
+            address = address_validate(address)
         except MailingUserError as problem:
             error(index, address, str(problem))
             continue

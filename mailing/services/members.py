@@ -20,6 +20,17 @@ MEMBER_FIELDS = ["address", "name", "status", "source"]
 BULK_ACTIONS = ("suspend", "resume", "delete")
 
 
+def address_validate(address: str) -> str:
+    """`member_address_validate` with the console's translated message (Japanese carrier addresses
+    such as taro..yamada@docomo.ne.jp pass)."""
+    try:
+        return member_address_validate(address)
+    except MailingUserError as error:
+        raise MailingUserError(
+            _("'%(address)s' is not a valid mail address.") % {"address": address.strip()[:254]}
+        ) from error
+
+
 def person_name_clean(name: str) -> str:
     """A display name safe to show and to put into a header later: control characters (CR, LF, TAB,
     NUL...) and Unicode format characters become spaces, runs of spaces collapse, length is capped."""
@@ -37,7 +48,7 @@ def member_add(
     actor: Any = None,
 ) -> Member:
     """Add a member; the address is validated and stored exactly as given. Duplicates are refused."""
-    address = member_address_validate(address)
+    address = address_validate(address)
     try:
         with transaction.atomic():
             member = Member.objects.create(
@@ -67,7 +78,7 @@ def member_get_by_address(*, mailing_list: MailingList, address: str) -> Member 
 def member_update(*, member: Member, address: str, name: str, actor: Any = None) -> Member:
     """Change a member's address or name (console)."""
     before = snapshot(member, MEMBER_FIELDS)
-    address = member_address_validate(address)
+    address = address_validate(address)
     member.address = address
     member.address_normalized = address_normalize(address)
     member.name = person_name_clean(name)

@@ -8,10 +8,9 @@ from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
 from audit.services import audit_record, snapshot
-from mailing.addresses import member_address_validate
 from mailing.errors import MailingUserError
 from mailing.models import MailingList, Sender, address_normalize
-from mailing.services.members import person_name_clean
+from mailing.services.members import address_validate, person_name_clean
 
 SENDER_FIELDS = ["address", "person_name"]
 
@@ -23,7 +22,7 @@ def _duplicate(address: str) -> MailingUserError:
 @transaction.atomic
 def sender_add(*, mailing_list: MailingList, address: str, person_name: str = "", actor: Any = None) -> Sender:
     """Register a sender address. One person may register several (PC, mobile): same name, other address."""
-    address = member_address_validate(address)
+    address = address_validate(address)
     try:
         with transaction.atomic():
             sender = Sender.objects.create(
@@ -47,7 +46,7 @@ def sender_add(*, mailing_list: MailingList, address: str, person_name: str = ""
 @transaction.atomic
 def sender_update(*, sender: Sender, address: str, person_name: str, actor: Any = None) -> Sender:
     before = snapshot(sender, SENDER_FIELDS)
-    address = member_address_validate(address)
+    address = address_validate(address)
     sender.address = address
     sender.address_normalized = address_normalize(address)
     sender.person_name = person_name_clean(person_name)

@@ -1,0 +1,110 @@
+"""F12 and login: allauth with user name or e-mail, rate limits on Redis, logout ends the session,
+no-store on console responses, CSRF on htmx posts."""
+
+from __future__ import annotations
+
+import pytest
+from django.core.cache import cache
+from django.test import Client
+from django.urls import reverse
+
+from tests.conftest import TEST_PASSWORD, tenant_host
+from tests.factories import member_make
+from tests.factories.console import managed_list_make, user_make
+
+pytestmark = pytest.mark.usefixtures("tenant_db")
+
+
+def _login(client: Client, login: str, password: str = TEST_PASSWORD):
+    return client.post(reverse("account_login"), {"login": login, "password": password})
+
+
+@pytest.fixture
+def client(tenant_db) -> Client:
+    return Client(HTTP_HOST=tenant_host(tenant_db))
+
+
+@pytest.mark.parametrize("field", ["username", "email"])
+def test_login_with_user_name_or_email(client, field):
+    user = user_make(is_owner=True)
+    response = _login(client, getattr(user, field))
+    assert response.status_code == 302
+    assert client.get("/").status_code == 200
+
+
+def test_wrong_password_gets_nothing(client):
+    user = user_make()
+    response = _login(client, user.username, "wrong")
+    assert response.status_code == 200  # the form again, with an error
+    assert client.get("/").status_code == 302
+
+
+def test_sixth_wrong_password_for_an_account_is_refused_even_with_the_right_one(client):
+    cache.clear()  # the rate-limit counters live in Redis (per organization schema keys)
+    user = user_make()
+    for _ in range(5):
+        assert _login(client, user.username, "wrong").status_code == 200
+    response = _login(client, user.username, TEST_PASSWORD)
+    assert response.status_code in {200, 429}
+    assert client.get("/").status_code == 302  # still not logged in
+    cache.clear()
+
+
+def test_logout_ends_the_session_on_the_server(client):
+    from django.contrib.sessions.models import Session
+
+    user = user_make(is_owner=True)
+    _login(client, user.username)
+    session_key = client.cookies["sessionid"].value
+    assert Session.objects.filter(session_key=session_key).exists()
+    client.post(reverse("account_logout"))
+    assert not Session.objects.filter(session_key=session_key).exists()
+    # Replaying the old cookie gets the login page, not the console.
+    replay = Client(HTTP_HOST=client.defaults["HTTP_HOST"])
+    replay.cookies["sessionid"] = session_key
+    assert replay.get("/").status_code == 302
+
+
+def test_console_and_login_pages_are_no_store_and_htmx_history_is_off(client):
+    user = user_make(is_owner=True)
+    login_page = client.get(reverse("account_login"))
+    assert "no-store" in login_page["Cache-Control"]
+    _login(client, user.username)
+    response = client.get("/")
+    assert "no-store" in response["Cache-Control"]
+    html = response.content.decode()
+    assert '"historyCacheSize":0' in html
+    assert '"refreshOnHistoryMiss":true' in html
+    assert "X-CSRFToken" in html
+
+
+def test_htmx_post_without_csrf_token_is_refused(tenant_db):
+    mailing_list = managed_list_make()
+    member = member_make(mailing_list)
+    owner = user_make(is_owner=True)
+    client = Client(HTTP_HOST=tenant_host(tenant_db), enforce_csrf_checks=True)
+    client.force_login(owner)
+    url = reverse("console:member_status", kwargs={"list_id": mailing_list.pk, "member_id": member.pk})
+    response = client.post(url, {"action": "suspend"}, HTTP_HX_REQUEST="true")
+    assert response.status_code == 403
+    member.refresh_from_db()
+    assert member.status == "active"
+    # With the token the page carries (hx-headers), the same post works.
+    client.get(reverse("console:member_list", kwargs={"list_id": mailing_list.pk}))
+    token = client.cookies["csrftoken"].value
+    response = client.post(url, {"action": "suspend"}, HTTP_HX_REQUEST="true", HTTP_X_CSRFTOKEN=token)
+    assert response.status_code == 200
+    member.refresh_from_db()
+    assert member.status == "suspended"
+
+
+def test_language_follows_the_profile_and_time_zone_the_organization(client, tenant_db):
+    user = user_make(is_owner=True)
+    client.force_login(user)
+    assert "メーリングリスト" in client.get("/").content.decode()
+    client.post(reverse("console:language_set"), {"language": "en", "next": "/"})
+    user.profile.refresh_from_db()
+    assert user.profile.language == "en"
+    fresh = Client(HTTP_HOST=client.defaults["HTTP_HOST"])  # no language cookie: the profile decides
+    fresh.force_login(user)
+    assert "Mailing lists" in fresh.get("/").content.decode()
