@@ -35,6 +35,7 @@ def django_db_setup(django_db_setup, django_db_blocker) -> Iterator[None]:
     from tenants.services import organization_create, public_tenant_ensure, template_schema_ensure
 
     with django_db_blocker.unblock():
+        created = _test_database_ensure()
         public_tenant_ensure()
         template_schema_ensure()
         for slug in ("test", "other"):
@@ -46,7 +47,26 @@ def django_db_setup(django_db_setup, django_db_blocker) -> Iterator[None]:
                 owner_password=TEST_PASSWORD,
             )
         connection.set_schema_to_public()
-    return
+    yield
+    if created is not None:
+        from django.test.utils import teardown_databases
+
+        with django_db_blocker.unblock():
+            teardown_databases(created, verbosity=0)
+
+
+def _test_database_ensure():
+    """Create the test database when pytest-django did not.
+
+    pytest-django creates it only if a collected test asks for `db`/`transactional_db`/`live_server`
+    or a django_db mark; a run of only `committed_tenant` tests (say, just the browser tests) asks
+    for none of them, and would otherwise talk to the development database."""
+    from django.conf import settings
+    from django.test.utils import setup_databases
+
+    if settings.DATABASES["default"]["NAME"].startswith("test_"):
+        return None
+    return setup_databases(verbosity=0, interactive=False, aliases={"default"})
 
 
 def _organization(django_db_blocker, slug: str) -> Organization:
