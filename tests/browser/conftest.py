@@ -20,12 +20,11 @@ ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
 @pytest.fixture(scope="session")
 def console_server(django_db_setup) -> Iterator[str]:
-    from django.db import connections
-    from pytest_django.live_server_helper import LiveServer
-
     # The server's request threads must not keep persistent connections (CONN_MAX_AGE): they would
     # outlive the threads and keep the test database from being dropped at the end of the session.
     from django.conf import settings
+    from django.db import connections
+    from pytest_django.live_server_helper import LiveServer
 
     for settings_dict in (settings.DATABASES["default"], connections.settings["default"]):
         settings_dict["CONN_MAX_AGE"] = 0

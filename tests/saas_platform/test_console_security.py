@@ -108,3 +108,23 @@ def test_language_follows_the_profile_and_time_zone_the_organization(client, ten
     fresh = Client(HTTP_HOST=client.defaults["HTTP_HOST"])  # no language cookie: the profile decides
     fresh.force_login(user)
     assert "Mailing lists" in fresh.get("/").content.decode()
+
+
+def test_sign_up_is_closed_and_not_offered(client):
+    assert "signup" not in client.get(reverse("account_login")).content.decode()
+    response = client.post(
+        reverse("account_signup"),
+        {"username": "intruder", "email": "i@example.com", "password1": "x-Long-pass-1", "password2": "x-Long-pass-1"},
+    )
+    from django.contrib.auth import get_user_model
+
+    assert not get_user_model().objects.filter(username="intruder").exists()
+    assert response.status_code in {200, 302}
+
+
+def test_password_reset_sends_a_mail(client, mailoutbox):
+    user = user_make()
+    response = client.post(reverse("account_reset_password"), {"email": user.email})
+    assert response.status_code == 302
+    assert len(mailoutbox) == 1
+    assert mailoutbox[0].to == [user.email]
