@@ -21,7 +21,7 @@ install: $(STAMP)
 RUN_PROCESSES := web worker scheduler mx ready $(if $(OUTBOUND_SMTP_URL),,catcher)
 
 run: $(STAMP)
-	DEBUG=$${DEBUG:-1} $(EMBEDDED) sh -c '$(PY) manage.py platform_prepare --demo && exec $(VENV)/bin/honcho --no-prefix start -f Procfile $(RUN_PROCESSES)' 2>&1 | cat || true
+	DEBUG=$${DEBUG:-1} $(EMBEDDED) sh -c '$(PY) manage.py platform_prepare --demo && exec $(VENV)/bin/honcho --no-prefix start -f Procfile $(RUN_PROCESSES)'
 
 test: $(STAMP)
 	@$(PY) -m tests.browser_setup || true
@@ -36,7 +36,14 @@ format: $(STAMP)
 	$(VENV)/bin/ruff format .
 
 bench-orgs: $(STAMP)
-	PLATFORM_TESTING=1 $(EMBEDDED) $(PY) bench/organization_create.py $(BENCH_ARGS)
+	DEBUG=1 $(EMBEDDED) $(PY) bench/organization_create.py $(BENCH_ARGS)
+
+# Postfix's smtp-sink/smtp-source (Debian package postfix) as the relay; no postfix daemon is left running.
+bench-fanout: $(STAMP)
+	@command -v smtp-sink >/dev/null || test -x /usr/sbin/smtp-sink || { \
+	  apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y postfix && \
+	  { postfix status >/dev/null 2>&1 && postfix stop || true; }; }
+	PLATFORM_TESTING=1 $(EMBEDDED) $(PY) bench/fanout.py $(BENCH_ARGS)
 
 clean-var:
 	rm -rf var

@@ -184,6 +184,12 @@ class Broadcast(models.Model):
     state = models.CharField(max_length=16, choices=State.choices, default=State.SENDING)
     scheduled_at = models.DateTimeField(null=True, blank=True)
     recipient_count = models.PositiveIntegerField(default=0)
+    # DMARC-safe resending: the author's domain publishes p=quarantine/reject, so copies go out
+    # From the list address with the author in Reply-To (mailing.rendering).
+    rewrite_from = models.BooleanField(default=False)
+    # Fan-out plan: the first Delivery id of each batch, then one past the last id. Batch i sends
+    # the deliveries with batch_bounds[i] <= id < batch_bounds[i + 1] (mailing.services.delivery).
+    batch_bounds = models.JSONField(default=list, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)

@@ -1,3 +1,9 @@
 """Links that mail carries to people (moderation, join confirmation, unsubscribe): tenant URLs."""
 
-urlpatterns: list = []
+from django.urls import path
+
+from mailing import views
+
+urlpatterns = [
+    path("unsubscribe/<str:token>/", views.unsubscribe, name="mailing_unsubscribe"),
+]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dramatiq
 from django.conf import settings
-from django.db import close_old_connections
+from django.db import close_old_connections, connections
 from dramatiq.brokers.redis import RedisBroker
 
 
@@ -26,6 +26,9 @@ class DatabaseConnectionMiddleware(dramatiq.Middleware):
 
     after_skip_message = after_process_message
 
+    def before_worker_thread_shutdown(self, broker: dramatiq.Broker, thread: object) -> None:
+        connections.close_all()
+
 
 _configured = False
 
@@ -34,7 +37,14 @@ def broker_setup() -> dramatiq.Broker:
     global _configured
     if _configured:
         return dramatiq.get_broker()
-    broker = RedisBroker(url=settings.REDIS_URL, namespace=f"{settings.DRAMATIQ_QUEUE_PREFIX}dramatiq")
+    # A worker silent for heartbeat_timeout is considered dead and its unacknowledged messages go
+    # back to the queue at the next maintenance run (one command in a million/maintenance_chance).
+    broker = RedisBroker(
+        url=settings.REDIS_URL,
+        namespace=f"{settings.DRAMATIQ_QUEUE_PREFIX}dramatiq",
+        heartbeat_timeout=settings.DRAMATIQ_HEARTBEAT_TIMEOUT_MS,
+        maintenance_chance=settings.DRAMATIQ_MAINTENANCE_CHANCE,
+    )
     broker.add_middleware(DatabaseConnectionMiddleware())
     dramatiq.set_broker(broker)
     _configured = True

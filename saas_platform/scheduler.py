@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 import psycopg
 from django.conf import settings
-from django.db import close_old_connections
+from django.db import close_old_connections, connection, connections
 from django.utils.module_loading import import_string
 
 logger = logging.getLogger(__name__)
@@ -23,12 +23,14 @@ ADVISORY_LOCK_KEY = 0x6D6C7073  # "mlps"
 
 
 def _leader_connection() -> psycopg.Connection:
-    """A connection of its own: the advisory lock lives as long as this session."""
-    url = settings.DATABASE_URL
-    return psycopg.connect(url, autocommit=True)
+    """A connection of its own (same database as Django's): the advisory lock lives as long as it does."""
+    params = connection.get_connection_params()
+    params.pop("cursor_factory", None)
+    params.pop("context", None)
+    return psycopg.connect(**params, autocommit=True)
 
 
-def scheduler_run(*, stop: threading.Event, tick_seconds: float = 1.0) -> None:
+def scheduler_run(*, stop: threading.Event, tick_seconds: float = 1.0, standby_seconds: float = 5.0) -> None:
     jobs: list[tuple[str, float, Callable[[], object]]] = [
         (path, float(interval), import_string(path)) for path, interval in settings.SCHEDULER_JOBS
     ]
@@ -42,7 +44,7 @@ def scheduler_run(*, stop: threading.Event, tick_seconds: float = 1.0) -> None:
                 if not (got and got[0]):
                     leader.close()
                     leader = None
-                    stop.wait(5)
+                    stop.wait(standby_seconds)
                     continue
                 logger.info("scheduler is the active one")
             now = time.monotonic()
@@ -61,3 +63,4 @@ def scheduler_run(*, stop: threading.Event, tick_seconds: float = 1.0) -> None:
         stop.wait(tick_seconds)
     if leader is not None:
         leader.close()
+    connections.close_all()

@@ -142,12 +142,8 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
 if TESTING:
-    # Test users are made by the hundred; the production hasher costs ~0.5 s each. PBKDF2 stays
-    # second so hashes made with it still verify.
-    PASSWORD_HASHERS = [
-        "django.contrib.auth.hashers.MD5PasswordHasher",
-        "django.contrib.auth.hashers.PBKDF2PasswordHasher",
-    ]
+    # Tests create many logins; production keeps Django's default PBKDF2 work factor.
+    PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 ACCOUNT_LOGIN_METHODS = {"username", "email"}
 ACCOUNT_ADAPTER = "accounts.adapter.AccountAdapter"
 ACCOUNT_SIGNUP_FIELDS = ["email*", "username*", "password1*", "password2*"]
@@ -216,3 +212,28 @@ DRAMATIQ_QUEUE_PREFIX = os.environ.get("DRAMATIQ_QUEUE_PREFIX", "")
 # --- Scheduler: (dotted path of a no-argument function, interval in seconds), run by the active
 # scheduler process (saas_platform.scheduler).
 SCHEDULER_JOBS: list[tuple[str, float]] = []
+
+# --- Outbound delivery (mailing.services.delivery; docs/adr/0002-fanout-and-delivery.md)
+# Links in mail (unsubscribe, later read confirmation and surveys) point at the organization's host
+# with this scheme; in development (DEBUG) at http://HOST:WEB_PORT.
+LINK_SCHEME = os.environ.get("LINK_SCHEME", "http" if DEBUG else "https")
+LINK_PORT = os.environ.get("LINK_PORT", str(WEB_PORT) if DEBUG else "")
+# Recipients per fan-out batch job, and how many batches of one broadcast wait in the queue at once
+# (each finished batch enqueues the next): a large broadcast never fills the queue ahead of others.
+FANOUT_BATCH_SIZE = int(os.environ.get("FANOUT_BATCH_SIZE", "250"))
+FANOUT_WINDOW = int(os.environ.get("FANOUT_WINDOW", "4"))
+# 4xx from the relay: retried after 300 s, doubling up to 4000 s, until 5 days after the broadcast
+# started (Postfix's defaults: minimal/maximal_backoff_time, maximal_queue_lifetime). Then failed.
+DELIVERY_RETRY_BACKOFF_SECONDS = int(os.environ.get("DELIVERY_RETRY_BACKOFF_SECONDS", "300"))
+DELIVERY_RETRY_MAX_BACKOFF_SECONDS = int(os.environ.get("DELIVERY_RETRY_MAX_BACKOFF_SECONDS", "4000"))
+DELIVERY_RETRY_DEADLINE_SECONDS = int(os.environ.get("DELIVERY_RETRY_DEADLINE_SECONDS", str(5 * 24 * 3600)))
+# Sign outbound list mail with the organization domain's DKIM key.
+OUTBOUND_DKIM_SIGN = env_bool("OUTBOUND_DKIM_SIGN", True)
+SCHEDULER_JOBS.append(("mailing.services.delivery.deliveries_retry_enqueue_due", 60.0))
+# How long the Redis broker waits for a silent worker before giving its unacknowledged messages to
+# another (dramatiq's default is 60 s). Tests that kill a worker use a few seconds.
+DRAMATIQ_HEARTBEAT_TIMEOUT_MS = int(os.environ.get("DRAMATIQ_HEARTBEAT_TIMEOUT_MS", "60000"))
+DRAMATIQ_MAINTENANCE_CHANCE = int(os.environ.get("DRAMATIQ_MAINTENANCE_CHANCE", "1000"))  # per million commands
+# Queued deliveries untouched this long belong to a batch whose job was lost (e.g. Redis down at
+# commit); the retry job enqueues that batch again (a running batch holds a lock, so no double send).
+FANOUT_STALL_SECONDS = int(os.environ.get("FANOUT_STALL_SECONDS", "600"))

@@ -11,6 +11,7 @@ from django_tenants.utils import schema_context, schema_exists
 
 from tenants.errors import TenantsUserError
 from tenants.models import Domain, Organization
+from tenants.schema_clone import schema_clone
 
 SLUG_PATTERN = re.compile(r"^[a-z][a-z0-9-]{1,38}[a-z0-9]$")
 RESERVED_SLUGS = frozenset({"www", "public", "admin", "api", "mail", "mx", "static", "postmaster", "template"})
@@ -83,13 +84,6 @@ def template_schema_ensure() -> None:
     call_command("migrate_schemas", schema_name=template, tenant=True, interactive=False, verbosity=0)
 
 
-def _schema_clone(source: str, target: str) -> None:
-    from django_tenants.clone import CloneSchema
-
-    # DATA mode copies django_migrations too, so the clone knows it is fully migrated.
-    CloneSchema().clone_schema(source, target, set_connection=False)
-
-
 @transaction.atomic
 def organization_create(
     *, slug: str, name: str, owner_email: str, owner_password: str, owner_username: str | None = None
@@ -109,7 +103,7 @@ def organization_create(
     if not schema_exists(settings.TENANT_TEMPLATE_SCHEMA):
         template_schema_ensure()
     organization = Organization.objects.create(schema_name=schema_name, slug=slug, name=name.strip())
-    _schema_clone(settings.TENANT_TEMPLATE_SCHEMA, schema_name)
+    schema_clone(source=settings.TENANT_TEMPLATE_SCHEMA, target=schema_name)
     domain = domain_create(organization=organization, name=organization_domain_name(slug), is_primary=True)
     with schema_context(schema_name):
         user_create(

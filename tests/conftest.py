@@ -32,10 +32,16 @@ TEST_PASSWORD = "correct-horse-battery-staple"
 
 @pytest.fixture(scope="session")
 def django_db_setup(django_db_setup, django_db_blocker) -> Iterator[None]:
+    from django.test.utils import setup_databases
+
     from tenants.services import organization_create, public_tenant_ensure, template_schema_ensure
 
+    # pytest-django creates the test database only if some collected test asks for `db` or a
+    # django_db mark; a run of only `committed_tenant` tests would otherwise use the real database.
+    if not connection.settings_dict["NAME"].startswith("test_"):
+        with django_db_blocker.unblock():
+            setup_databases(verbosity=0, interactive=False, aliases={"default"})
     with django_db_blocker.unblock():
-        created = _test_database_ensure()
         public_tenant_ensure()
         template_schema_ensure()
         for slug in ("test", "other"):
@@ -47,26 +53,9 @@ def django_db_setup(django_db_setup, django_db_blocker) -> Iterator[None]:
                 owner_password=TEST_PASSWORD,
             )
         connection.set_schema_to_public()
-    yield
-    if created is not None:
-        from django.test.utils import teardown_databases
-
-        with django_db_blocker.unblock():
-            teardown_databases(created, verbosity=0)
-
-
-def _test_database_ensure():
-    """Create the test database when pytest-django did not.
-
-    pytest-django creates it only if a collected test asks for `db`/`transactional_db`/`live_server`
-    or a django_db mark; a run of only `committed_tenant` tests (say, just the browser tests) asks
-    for none of them, and would otherwise talk to the development database."""
-    from django.conf import settings
-    from django.test.utils import setup_databases
-
-    if settings.DATABASES["default"]["NAME"].startswith("test_"):
-        return None
-    return setup_databases(verbosity=0, interactive=False, aliases={"default"})
+    # Left in place like pytest-django leaves a database other threads still hold; the next run
+    # replaces it.
+    return
 
 
 def _organization(django_db_blocker, slug: str) -> Organization:

@@ -1,1 +1,25 @@
-"""Actors of the outbound path: fan-out batches and retries."""
+"""Actors of the outbound path: fan-out batches and retries of deferred deliveries."""
+
+from __future__ import annotations
+
+import dramatiq
+
+from mailing.services import delivery
+from saas_platform.jobs import tenant_context
+
+# A batch of FANOUT_BATCH_SIZE copies takes well under a second against a healthy relay; the limit
+# allows for a relay that answers at its 30 s command timeout. Deliveries already SENT are skipped
+# when a batch runs again, so dramatiq's retries (and redelivery after a worker died) are safe.
+BATCH_TIME_LIMIT_MS = 30 * 60 * 1000
+
+
+@dramatiq.actor(queue_name="delivery", max_retries=10, min_backoff=5_000, time_limit=BATCH_TIME_LIMIT_MS)
+def delivery_batch_send(schema_name: str, broadcast_id: int, batch_index: int) -> None:
+    with tenant_context(schema_name):
+        delivery.delivery_batch_send(broadcast_id=broadcast_id, batch_index=batch_index)
+
+
+@dramatiq.actor(queue_name="delivery", max_retries=3, min_backoff=5_000, time_limit=BATCH_TIME_LIMIT_MS)
+def delivery_retry_send(schema_name: str, broadcast_id: int) -> None:
+    with tenant_context(schema_name):
+        delivery.delivery_retry_send(broadcast_id=broadcast_id)

@@ -63,3 +63,46 @@ def test_duplicate_slug_is_refused():
         call_command(
             "create_organization", slug="twice", name="z", owner_email="q@x.example", owner_password="a-long-pass-1"
         )
+
+
+def _schema_shape(schema: str) -> dict[str, list]:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT table_name, column_name, data_type, is_nullable, is_identity FROM information_schema.columns "
+            "WHERE table_schema = %s ORDER BY 1, 2",
+            [schema],
+        )
+        columns = cursor.fetchall()
+        cursor.execute(
+            "SELECT c.relname, con.contype, pg_get_constraintdef(con.oid) FROM pg_constraint con "
+            "JOIN pg_class c ON c.oid = con.conrelid JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE n.nspname = %s ORDER BY 1, 2, 3",
+            [schema],
+        )
+        constraints = [(table, kind, definition.replace(f"{schema}.", "")) for table, kind, definition in cursor]
+        cursor.execute(
+            "SELECT tablename, regexp_replace(indexdef, 'INDEX \\S+ ON \\S+\\.', 'INDEX ON ') FROM pg_indexes "
+            "WHERE schemaname = %s ORDER BY 1, 2",
+            [schema],
+        )
+        indexes = cursor.fetchall()
+    return {"columns": columns, "constraints": constraints, "indexes": indexes}
+
+
+def test_cloned_schema_has_the_template_structure_and_working_ids(tenant):
+    template = _schema_shape("tenant_template")
+    clone = _schema_shape(tenant.schema_name)
+    assert clone["columns"] == template["columns"]
+    assert clone["constraints"] == template["constraints"]
+    assert sorted(clone["indexes"]) == sorted(template["indexes"])
+    assert any(kind == "f" for _, kind, _ in clone["constraints"])  # foreign keys were recreated
+    with schema_context(tenant.schema_name):
+        from django.contrib.contenttypes.models import ContentType
+
+        from tests.factories import mailing_list_make
+
+        assert ContentType.objects.filter(app_label="mailing", model="member").exists()
+        first, second = mailing_list_make(), mailing_list_make()
+        assert second.pk == first.pk + 1

@@ -38,7 +38,7 @@ def trigram_indexes_drop(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('mailing', '0001_initial'),
+        ('mailing', '0002_outbound_broadcast_fanout'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -1,0 +1,97 @@
+"""DKIM signing of outbound list mail (RFC 6376), relaxed/relaxed, rsa-sha256.
+
+Why not dkimpy's `dkim.sign`: it parses the whole message and does RSA in pure Python, which costs
+tens of milliseconds per copy; a fan-out signs one copy per recipient. Here the body hash is computed
+once per broadcast (`body_hash`), the constant header fields are canonicalized once, and only the RSA
+signature (OpenSSL through `cryptography`) is made per recipient. Tests verify the result with dkimpy's
+independent `dkim.verify`.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import hashlib
+import re
+from dataclasses import dataclass
+
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
+_WSP_RUN = re.compile(rb"[ \t]+")
+_UNFOLD = re.compile(rb"\r\n(?=[ \t])")
+_TRAILING_EMPTY_LINES = re.compile(rb"(\r\n)+$")
+
+
+def header_canonicalize_relaxed(field: bytes) -> bytes:
+    """RFC 6376 §3.4.2: lower-case name, unfold, collapse WSP, no WSP around the colon; ends with CRLF."""
+    name, _, value = field.partition(b":")
+    value = _UNFOLD.sub(b"", value)
+    value = value.rstrip(b"\r\n")
+    value = _WSP_RUN.sub(b" ", value).strip(b" ")
+    return name.strip().lower() + b":" + value + b"\r\n"
+
+
+def body_canonicalize_relaxed(body: bytes) -> bytes:
+    """RFC 6376 §3.4.4: WSP runs to one SP, no WSP at line ends, no empty lines at the end."""
+    lines = body.split(b"\r\n")
+    canonical = b"\r\n".join(_WSP_RUN.sub(b" ", line).rstrip(b" ") for line in lines)
+    canonical = _TRAILING_EMPTY_LINES.sub(b"", canonical)
+    return canonical + b"\r\n" if canonical else b""
+
+
+def body_hash(body: bytes) -> str:
+    """The bh= value of a CRLF body (once per broadcast for mail posts)."""
+    return base64.b64encode(hashlib.sha256(body_canonicalize_relaxed(body)).digest()).decode()
+
+
+@functools.lru_cache(maxsize=64)
+def _private_key_load(private_pem: str) -> rsa.RSAPrivateKey:
+    key = serialization.load_pem_private_key(private_pem.encode(), password=None)
+    if not isinstance(key, rsa.RSAPrivateKey):
+        raise ValueError("DKIM key must be RSA")
+    return key
+
+
+@dataclass(frozen=True)
+class DkimSigner:
+    """Signs messages of one domain whose body hash is known; `sign` is the per-recipient step."""
+
+    domain: str
+    selector: str
+    private_pem: str
+    signed_header_names: tuple[str, ...]  # lower-case, in h= order
+    body_hash_b64: str
+    timestamp: int
+
+    @functools.cached_property
+    def _prefix(self) -> bytes:
+        # Folded before tags only, so the b= value stays on one line (what verifiers strip is exact).
+        return (
+            f"DKIM-Signature: v=1; a=rsa-sha256; c=relaxed/relaxed; d={self.domain}; s={self.selector};\r\n"
+            f"\tt={self.timestamp}; h={':'.join(self.signed_header_names)};\r\n"
+            f"\tbh={self.body_hash_b64};\r\n\tb="
+        ).encode("ascii")
+
+    @functools.cached_property
+    def _prefix_canonical(self) -> bytes:
+        return header_canonicalize_relaxed(self._prefix)[:-2]  # the signature header is hashed without CRLF
+
+    def sign(self, fields: list[bytes]) -> bytes:
+        """The DKIM-Signature field (with CRLF) for a message whose header fields are `fields`, in order.
+
+        Each field is `Name: value` with its CRLF (folded lines allowed). A name in h= signs its last
+        instance (RFC 6376 §5.4.2); a name that appears more often is signed as often as h= lists it.
+        """
+        instances: dict[bytes, list[bytes]] = {}
+        for field in fields:
+            name = field.split(b":", 1)[0].strip().lower()
+            instances.setdefault(name, []).append(field)
+        signed = []
+        for name in self.signed_header_names:
+            stack = instances.get(name.encode("ascii"))
+            if stack:
+                signed.append(header_canonicalize_relaxed(stack.pop()))
+        data = b"".join(signed) + self._prefix_canonical
+        signature = _private_key_load(self.private_pem).sign(data, padding.PKCS1v15(), hashes.SHA256())
+        return self._prefix + base64.b64encode(signature) + b"\r\n"

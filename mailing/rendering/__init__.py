@@ -1,0 +1,65 @@
+"""Turning a broadcast into each recipient's own message.
+
+A renderer is prepared once per broadcast (and cached per worker process: parsing the original and
+hashing its body are done once, not per recipient) and then asked for one message per recipient.
+Renderers are chosen by the broadcast's channel; a web broadcast (composed in the console, with
+per-recipient read-confirmation and survey links in its body) registers its own in `RENDERERS`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+from mailing.models import Broadcast
+
+
+@dataclass(frozen=True)
+class Recipient:
+    address: str
+    name: str
+    token: str  # the delivery's token: VERP return path and the recipient's links
+
+
+@dataclass(frozen=True)
+class RenderedMessage:
+    envelope_from: str
+    envelope_to: str  # in wire form (quoted local part where needed)
+    data: bytes  # CRLF line endings, ready for SMTP DATA
+
+
+class BroadcastRenderer(Protocol):
+    def render(self, recipient: Recipient) -> RenderedMessage: ...
+
+
+@dataclass(frozen=True)
+class ListContext:
+    """What every renderer needs to know about the list and its organization's domain."""
+
+    local_part: str
+    name: str
+    subject_tag: str
+    domain: str
+    dkim_selector: str
+    dkim_private_key: str  # PEM; "" disables signing
+
+
+RendererFactory = Callable[[Broadcast, ListContext], BroadcastRenderer]
+
+
+def _mail_post_renderer(broadcast: Broadcast, context: ListContext) -> BroadcastRenderer:
+    from mailing.rendering.mail_post import MailPostRenderer
+
+    return MailPostRenderer.from_broadcast(broadcast, context)
+
+
+RENDERERS: dict[str, RendererFactory] = {Broadcast.Channel.MAIL: _mail_post_renderer}
+
+
+def renderer_build(broadcast: Broadcast, context: ListContext) -> BroadcastRenderer:
+    try:
+        factory = RENDERERS[broadcast.channel]
+    except KeyError:
+        raise NotImplementedError(f"no renderer for {broadcast.channel!r} broadcasts yet") from None
+    return factory(broadcast, context)
