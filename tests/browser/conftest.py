@@ -35,7 +35,7 @@ def console_server(django_db_setup) -> Iterator[str]:
         server.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(django_db_setup) -> Iterator:
     if not os.path.exists(CHROMIUM):
         pytest.skip(f"{CHROMIUM} is missing: install Debian's chromium (apt-get install chromium) to run browser tests")
@@ -43,7 +43,15 @@ def browser(django_db_setup) -> Iterator:
 
     # Playwright's sync API keeps an asyncio loop on this thread; Django then refuses ORM calls
     # from the test body unless told that this (synchronous, single-threaded test) use is safe.
+    # Only while the browser runs: subprocesses started by later tests (`check --deploy`) inherit it.
     os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    try:
+        yield from _browser_run(sync_playwright)
+    finally:
+        os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+
+
+def _browser_run(sync_playwright) -> Iterator:
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path=CHROMIUM,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from django.utils import translation
 
 from audit.models import AuditEvent
 from mailing.errors import MailingUserError
@@ -13,6 +14,13 @@ from tests.factories import member_make, unique
 from tests.factories.console import managed_list_make, user_make
 
 pytestmark = pytest.mark.usefixtures("tenant_db")
+
+
+@pytest.fixture(autouse=True)
+def _english():
+    # Messages are translated (ja is the default language); the assertions read the English ones.
+    with translation.override("en"):
+        yield
 
 
 def _events(action: str) -> list[AuditEvent]:
