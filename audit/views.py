@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from datetime import date
+from urllib.parse import urlencode
 
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
@@ -46,6 +47,7 @@ def audit_event_list(request: HttpRequest) -> HttpResponse:
         {
             "page": page,
             "filters": filters,
+            "query": urlencode({key: value for key, value in filters.items() if value}),
             "actions": audit_actions(),
             "lists": MailingList.objects.order_by("name"),
             "list_names": dict(MailingList.objects.values_list("pk", "name")),

@@ -139,6 +139,9 @@ def main() -> int:
                 assert response.status_code == 200, (label, response.status_code)
                 size, queries = len(body), len(captured)
             print(f"{label:42} {statistics.median(timings):10.1f} {max(timings):8.1f} {queries:8d} {size:10d}")
+            if os.environ.get("BENCH_SQL"):
+                for query in captured.captured_queries:
+                    print(f"    {float(query['time']) * 1000:7.1f} ms  {query['sql'][:150]}")
     finally:
         connection.close()
         with psycopg.connect(admin_url, autocommit=True) as admin:

@@ -15,7 +15,7 @@ from accounts import policy
 from mailing.errors import MailingUserError
 from mailing.forms import STATUS_LABELS, MemberForm, MemberImportForm
 from mailing.models import Member, MemberImport
-from mailing.selectors.members import SORTS, member_status_counts, members_csv_rows, members_filter
+from mailing.selectors.members import SORTS, members_csv_rows, members_filter
 from mailing.services import member_import as import_services
 from mailing.services import members as member_services
 from mailing.views.common import list_context
@@ -37,6 +37,8 @@ def _table_context(request: HttpRequest, mailing_list, filters: dict[str, str], 
         mailing_list=mailing_list, search=filters["q"], status=filters["status"], sort=filters["sort"]
     )
     page = Paginator(members, PAGE_SIZE).get_page(page_number)
+    for member in page.object_list:
+        member.status_label = STATUS_LABELS.get(member.status, member.status)
     return list_context(
         request,
         mailing_list,
@@ -44,10 +46,7 @@ def _table_context(request: HttpRequest, mailing_list, filters: dict[str, str], 
         filters=filters,
         query=urlencode({k: v for k, v in filters.items() if v}),
         query_without_sort=urlencode({k: v for k, v in filters.items() if v and k != "sort"}),
-        status_labels=STATUS_LABELS,
         statuses=[(value, STATUS_LABELS[value]) for value in Member.Status.values],
-        sorts=["address", "name", "status", "created"],
-        counts=member_status_counts(mailing_list=mailing_list),
         tab="members",
     )
 
@@ -135,11 +134,8 @@ def member_status(request: HttpRequest, list_id: int, member_id: int) -> HttpRes
     status = Member.Status.SUSPENDED if request.POST.get("action") == "suspend" else Member.Status.ACTIVE
     member_services.member_status_set(member=member, status=status, actor=request.user)
     if request.htmx:
-        return render(
-            request,
-            "mailing/_member_row.html",
-            list_context(request, mailing_list, member=member, status_labels=STATUS_LABELS),
-        )
+        member.status_label = STATUS_LABELS.get(member.status, member.status)
+        return render(request, "mailing/_member_row.html", list_context(request, mailing_list, member=member))
     return redirect("console:member_list", list_id=mailing_list.pk)
 
 

@@ -128,3 +128,47 @@ def test_password_reset_sends_a_mail(client, mailoutbox):
     assert response.status_code == 302
     assert len(mailoutbox) == 1
     assert mailoutbox[0].to == [user.email]
+
+
+def test_login_with_totp_enabled_asks_for_the_code(client):
+    import time
+
+    from allauth.mfa.totp.internal.auth import TOTP, format_hotp_value, generate_totp_secret, hotp_value
+
+    user = user_make(is_owner=True)
+    secret = generate_totp_secret()
+    TOTP.activate(user, secret)
+    response = _login(client, user.username)
+    assert response["Location"] == reverse("mfa_authenticate")
+    assert client.get("/").status_code == 302  # password alone is not enough
+    code = format_hotp_value(hotp_value(secret, int(time.time()) // 30))
+    response = client.post(reverse("mfa_authenticate"), {"code": code})
+    assert response.status_code == 302
+    assert client.get("/").status_code == 200
+
+
+def test_owner_sees_and_filters_the_audit_log(tenant_db):
+    from mailing.services import members
+
+    owner = user_make(is_owner=True)
+    mailing_list = managed_list_make()
+    members.member_add(mailing_list=mailing_list, address="audited@example.com", actor=owner)
+    client = Client(HTTP_HOST=tenant_host(tenant_db))
+    client.force_login(owner)
+    page = client.get(reverse("console:audit"), {"action": "member.add", "list": mailing_list.pk}).content.decode()
+    assert "audited@example.com" in page
+    assert owner.username in page
+    page = client.get(reverse("console:audit"), {"action": "sender.", "list": mailing_list.pk}).content.decode()
+    assert "audited@example.com" not in page
+
+
+def test_list_page_shows_addresses_and_the_carrier_notice(tenant_db):
+    owner = user_make(is_owner=True)
+    mailing_list = managed_list_make()
+    client = Client(HTTP_HOST=tenant_host(tenant_db))
+    client.force_login(owner)
+    page = client.get(reverse("console:list_detail", kwargs={"list_id": mailing_list.pk})).content.decode()
+    domain = tenant_host(tenant_db)
+    assert f"{mailing_list.local_part}@{domain}" in page
+    assert f"{mailing_list.local_part}-join@{domain}" in page
+    assert f"ドメイン「{domain}」" in page  # the ready-to-send text for carrier filters (F13), in Japanese
