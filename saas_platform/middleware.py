@@ -16,7 +16,7 @@ NOT_CONSOLE = ("/static/", "/m/", "/healthz")
 
 
 class ConsoleMiddleware:
-    """Activates the person's language (their profile, else the cookie/browser choice made by
+    """Activates the person's language (their profile, else the cookie or browser choice read by
     LocaleMiddleware, else the organization's) and the organization's time zone, and marks every
     console response `Cache-Control: no-store` so that after logout Back and the history show
     nothing (F12)."""
@@ -41,7 +41,13 @@ class ConsoleMiddleware:
         if user is not None and user.is_authenticated:
             profile = getattr(user, "profile", None)
             language = getattr(profile, "language", "") or ""
-        if not language and settings.LANGUAGE_COOKIE_NAME not in request.COOKIES:
+        # Without a profile choice, a language cookie (the switcher) or the browser's Accept-Language
+        # (LocaleMiddleware has read both), the organization's language applies.
+        if (
+            not language
+            and settings.LANGUAGE_COOKIE_NAME not in request.COOKIES
+            and not request.headers.get("Accept-Language")
+        ):
             language = organization.language
         if language in LANGUAGE_CODES:
             translation.activate(language)
