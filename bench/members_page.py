@@ -108,13 +108,14 @@ def main() -> int:
 
     try:
         call_command("platform_prepare", verbosity=0)
+        password = "bench-pass-123"  # noqa: S105 -- a throw-away database
         created = organization_create(
-            slug="bench", name="Bench", owner_email="owner@bench.example", owner_password="bench-pass-123"
+            slug="bench", name="Bench", owner_email="owner@bench.example", owner_password=password
         )
         host = created.domain.domain
         with schema_context(created.organization.schema_name):
             mailing_list = MailingList.objects.create(name="Bench list", local_part="all")
-            owner = user_create(username="bench-owner", email="o@bench.example", password="x", is_owner=True)
+            owner = user_create(username="bench-owner", email="o@bench.example", password=password, is_owner=True)
             ListAdmin.objects.create(mailing_list=mailing_list, user=owner)
             started = time.perf_counter()
             _seed(mailing_list, args.members)

@@ -149,6 +149,7 @@ class InboundMessage(models.Model):
     # Every decision with its reasons: [{"rule": ..., "result": ..., "reason": ...}, ...]
     decision_reasons = models.JSONField(default=list, blank=True)
     processing_attempts = models.PositiveIntegerField(default=0)
+    last_attempt_at = models.DateTimeField(null=True, blank=True)
     last_error = models.TextField(blank=True, default="")
     received_at = models.DateTimeField(auto_now_add=True)
     processed_at = models.DateTimeField(null=True, blank=True)
@@ -228,12 +229,48 @@ class Delivery(models.Model):
         ]
 
 
+class Notice(models.Model):
+    """An automatic mail to a person (welcome, confirmation, moderation request, reject, bounce warning).
+
+    Stored in the transaction that decided it and sent by a job after commit, so a relay outage delays
+    notices instead of failing (or repeating) the processing that produced them.
+    """
+
+    class State(models.TextChoices):
+        QUEUED = "queued", "queued"
+        SENT = "sent", "sent"
+        FAILED = "failed", "failed"
+
+    kind = models.CharField(max_length=32)
+    inbound_message = models.ForeignKey(
+        InboundMessage, null=True, blank=True, on_delete=models.SET_NULL, related_name="notices"
+    )
+    envelope_from = models.CharField(max_length=512, blank=True, default="")  # "" is <> (RFC 3834 3.3)
+    recipient = models.CharField(max_length=254)
+    raw = models.BinaryField()
+    state = models.CharField(max_length=16, choices=State.choices, default=State.QUEUED)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_response = models.TextField(blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["state", "created_at"], name="notice_state_created")]
+
+
 class MemberImport(models.Model):
-    """A CSV file of members uploaded in the console: previewed first, then applied all at once (F4)."""
+    """A CSV file of members uploaded in the console: previewed first, then applied all at once (F4).
+
+    Large files are applied by a job (QUEUED -> RUNNING -> APPLIED or FAILED); its progress is kept
+    in the cache (the insert is one transaction, so rows written so far are invisible until commit).
+    """
 
     class State(models.TextChoices):
         PREVIEWED = "previewed", "previewed"
+        QUEUED = "queued", "queued"
+        RUNNING = "running", "running"
         APPLIED = "applied", "applied"
+        FAILED = "failed", "failed"
 
     mailing_list = models.ForeignKey(MailingList, on_delete=models.CASCADE, related_name="member_imports")
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
@@ -247,5 +284,6 @@ class MemberImport(models.Model):
     errors = models.JSONField(default=list, blank=True)
     error_count = models.PositiveIntegerField(default=0)
     imported_count = models.PositiveIntegerField(default=0)
+    failure = models.TextField(blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
     applied_at = models.DateTimeField(null=True, blank=True)

@@ -213,6 +213,28 @@ DRAMATIQ_QUEUE_PREFIX = os.environ.get("DRAMATIQ_QUEUE_PREFIX", "")
 # scheduler process (saas_platform.scheduler).
 SCHEDULER_JOBS: list[tuple[str, float]] = []
 
+# --- Inbound mail (issue 3, inbound half)
+# DNS for SPF/DKIM/DMARC checks: "ip" or "ip:port" entries; empty uses the system resolver.
+DNS_NAMESERVERS = [entry.strip() for entry in os.environ.get("DNS_NAMESERVERS", "").split(",") if entry.strip()]
+DNS_TIMEOUT_SECONDS = float(os.environ.get("DNS_TIMEOUT_SECONDS", "5"))
+# STARTTLS on the MX when both are set (PEM files).
+MX_TLS_CERT = os.environ.get("MX_TLS_CERT", "")
+MX_TLS_KEY = os.environ.get("MX_TLS_KEY", "")
+MX_HOSTNAME = os.environ.get("MX_HOSTNAME", f"mx.{PLATFORM_DOMAIN}")
+# Address -> organization/list routes are cached this long; list changes show within this time.
+MX_ROUTE_CACHE_SECONDS = int(os.environ.get("MX_ROUTE_CACHE_SECONDS", "60"))
+# A message whose processing failed this many times is quarantined (kept, shown to operators).
+INBOUND_MAX_ATTEMPTS = int(os.environ.get("INBOUND_MAX_ATTEMPTS", "3"))
+# First retry delay of a failed processing job (dramatiq doubles it up to the attempts above).
+INBOUND_RETRY_MIN_BACKOFF_MS = int(os.environ.get("INBOUND_RETRY_MIN_BACKOFF_MS", "100" if TESTING else "15000"))
+# RECEIVED messages older than this were never picked up (crash between commit and enqueue).
+INBOUND_SWEEP_AFTER_SECONDS = int(os.environ.get("INBOUND_SWEEP_AFTER_SECONDS", "60"))
+# Permanent bounces after which a member's delivery is suspended (status bouncing).
+MAIL_BOUNCE_THRESHOLD = int(os.environ.get("MAIL_BOUNCE_THRESHOLD", "3"))
+# Join/leave confirmation and moderation links stay valid this long.
+MAIL_CONFIRMATION_MAX_AGE_SECONDS = int(os.environ.get("MAIL_CONFIRMATION_MAX_AGE_SECONDS", str(7 * 24 * 3600)))
+MAIL_MODERATION_MAX_AGE_SECONDS = int(os.environ.get("MAIL_MODERATION_MAX_AGE_SECONDS", str(14 * 24 * 3600)))
+SCHEDULER_JOBS.append(("mailing.services.inbound.sweep.inbound_sweep", 30))
 # --- Outbound delivery (mailing.services.delivery; docs/adr/0002-fanout-and-delivery.md)
 # Links in mail (unsubscribe, later read confirmation and surveys) point at the organization's host
 # with this scheme; in development (DEBUG) at http://HOST:WEB_PORT.

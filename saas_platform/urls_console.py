@@ -28,6 +28,11 @@ urlpatterns = [
         members.member_import_preview,
         name="member_import_preview",
     ),
+    path(
+        "lists/<int:list_id>/members/import/<int:import_id>/progress/",
+        members.member_import_progress,
+        name="member_import_progress",
+    ),
     path("lists/<int:list_id>/members/<int:member_id>/edit/", members.member_edit, name="member_edit"),
     path("lists/<int:list_id>/members/<int:member_id>/delete/", members.member_delete, name="member_delete"),
     path("lists/<int:list_id>/members/<int:member_id>/status/", members.member_status, name="member_status"),

@@ -42,6 +42,12 @@ def django_db_setup(django_db_setup, django_db_blocker) -> Iterator[None]:
         with django_db_blocker.unblock():
             setup_databases(verbosity=0, interactive=False, aliases={"default"})
     with django_db_blocker.unblock():
+        if not connection.settings_dict["NAME"].startswith("test_"):
+            # pytest-django creates the test database only when a collected test uses `db` or the
+            # django_db mark; a run of `committed_tenant` tests alone uses neither. Tear-down is
+            # not needed: the next run recreates the test database.
+            connection.close()
+            setup_databases(verbosity=0, interactive=False, aliases={"default"})
         public_tenant_ensure()
         template_schema_ensure()
         for slug in ("test", "other"):

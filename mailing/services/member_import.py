@@ -13,7 +13,8 @@ import io
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.core.cache import cache
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -26,6 +27,8 @@ MAX_BYTES = 20 * 1024 * 1024
 MAX_ROWS = 100_000
 ERRORS_KEPT = 500
 BATCH = 2000
+# Files with more valid rows than this are imported by a job, with a progress bar; smaller ones at once.
+IMPORT_IN_REQUEST_MAX = 2000
 ADDRESS_HEADERS = {"address", "email", "e-mail", "mail", "メールアドレス", "メール", "アドレス", "eメール", "ｅメール"}
 NAME_HEADERS = {"name", "名前", "氏名", "お名前", "表示名"}
 
@@ -124,15 +127,17 @@ def member_import_preview(*, mailing_list: MailingList, data: bytes, filename: s
     )
 
 
-@transaction.atomic
-def member_import_apply(*, member_import: MemberImport, actor: Any = None) -> MemberImport:
-    """Add every valid row of a previewed file in one transaction: all of them or, on any failure, none.
+def member_import_progress(*, member_import: MemberImport) -> int:
+    """Rows inserted so far by a running import (kept in the cache: the insert is one transaction)."""
+    return cache.get(_progress_key(member_import.pk), 0)
 
-    Rows with errors (shown in the preview) are skipped. The file is read again against the members
-    as they are now, so someone added meanwhile is skipped rather than duplicated."""
-    member_import = MemberImport.objects.select_for_update().get(pk=member_import.pk)
-    if member_import.state != MemberImport.State.PREVIEWED:
-        raise MailingUserError(_("This file has already been imported."))
+
+def _progress_key(import_id: int) -> str:
+    return f"member-import-progress:{import_id}"
+
+
+def _apply(*, member_import: MemberImport, actor: Any, report_progress: bool) -> MemberImport:
+    """Insert every valid row (call inside a transaction holding the import's row lock)."""
     mailing_list = member_import.mailing_list
     parsed = csv_parse(mailing_list=mailing_list, data=bytes(member_import.raw))
     members = [
@@ -147,7 +152,10 @@ def member_import_apply(*, member_import: MemberImport, actor: Any = None) -> Me
     ]
     try:
         with transaction.atomic():
-            Member.objects.bulk_create(members, batch_size=BATCH)
+            for start in range(0, len(members), BATCH):
+                Member.objects.bulk_create(members[start : start + BATCH])
+                if report_progress:
+                    cache.set(_progress_key(member_import.pk), start + BATCH, timeout=3600)
     except IntegrityError as error:
         raise MailingUserError(_("Members changed while importing; nothing was imported. Try again.")) from error
     member_import.state = MemberImport.State.APPLIED
@@ -168,3 +176,56 @@ def member_import_apply(*, member_import: MemberImport, actor: Any = None) -> Me
         },
     )
     return member_import
+
+
+def _previewed_locked(member_import: MemberImport) -> MemberImport:
+    member_import = MemberImport.objects.select_for_update().get(pk=member_import.pk)
+    if member_import.state != MemberImport.State.PREVIEWED:
+        raise MailingUserError(_("This file has already been imported."))
+    return member_import
+
+
+@transaction.atomic
+def member_import_apply(*, member_import: MemberImport, actor: Any = None) -> MemberImport:
+    """Add every valid row of a previewed file in one transaction: all of them or, on any failure, none.
+
+    Rows with errors (shown in the preview) are skipped. The file is read again against the members
+    as they are now, so someone added meanwhile is skipped rather than duplicated."""
+    return _apply(member_import=_previewed_locked(member_import), actor=actor, report_progress=False)
+
+
+@transaction.atomic
+def member_import_enqueue(*, member_import: MemberImport, actor: Any = None) -> MemberImport:
+    """Hand a large previewed file to a job (`member_import_run`); the page polls its progress."""
+    from mailing.tasks.member_import import member_import_run as member_import_task
+
+    member_import = _previewed_locked(member_import)
+    member_import.state = MemberImport.State.QUEUED
+    if getattr(actor, "is_authenticated", False):
+        member_import.created_by = actor
+    member_import.save(update_fields=["state", "created_by"])
+    schema_name, import_id = connection.schema_name, member_import.pk
+    transaction.on_commit(lambda: member_import_task.send(schema_name, import_id))
+    return member_import
+
+
+def member_import_run(*, import_id: int) -> None:
+    """The job's body: apply a queued import. Running it again after it finished does nothing; after a
+    crash mid-way (state RUNNING, nothing committed) it starts over."""
+    with transaction.atomic():
+        member_import = MemberImport.objects.select_for_update().filter(pk=import_id).first()
+        if member_import is None or member_import.state not in {MemberImport.State.QUEUED, MemberImport.State.RUNNING}:
+            return
+        member_import.state = MemberImport.State.RUNNING
+        member_import.save(update_fields=["state"])
+    try:
+        with transaction.atomic():
+            member_import = MemberImport.objects.select_for_update().get(pk=import_id)
+            _apply(member_import=member_import, actor=member_import.created_by, report_progress=True)
+    except MailingUserError as error:
+        MemberImport.objects.filter(pk=import_id).update(state=MemberImport.State.FAILED, failure=str(error))
+    except Exception:
+        # Our fault: nothing was imported (the transaction rolled back); say so on the page, then let
+        # the error reach the logs and Sentry.
+        MemberImport.objects.filter(pk=import_id).update(state=MemberImport.State.FAILED)
+        raise

@@ -197,7 +197,11 @@ def member_import_preview(request: HttpRequest, list_id: int, import_id: int) ->
     error = ""
     if request.method == "POST":
         try:
-            imported = import_services.member_import_apply(member_import=imported, actor=request.user)
+            if imported.valid_rows <= import_services.IMPORT_IN_REQUEST_MAX:
+                imported = import_services.member_import_apply(member_import=imported, actor=request.user)
+            else:
+                import_services.member_import_enqueue(member_import=imported, actor=request.user)
+                return redirect("console:member_import_preview", list_id=mailing_list.pk, import_id=imported.pk)
         except MailingUserError as problem:
             error = str(problem)
         else:
@@ -206,5 +210,24 @@ def member_import_preview(request: HttpRequest, list_id: int, import_id: int) ->
     return render(
         request,
         "mailing/member_import_preview.html",
-        list_context(request, mailing_list, imported=imported, error=error, tab="members"),
+        _import_context(request, mailing_list, imported, error=error),
     )
+
+
+def _import_context(request: HttpRequest, mailing_list, imported: MemberImport, **extra) -> dict:
+    done = import_services.member_import_progress(member_import=imported)
+    if imported.state == MemberImport.State.APPLIED:
+        done = imported.valid_rows
+    percent = int(100 * min(done, imported.valid_rows) / imported.valid_rows) if imported.valid_rows else 100
+    return list_context(
+        request, mailing_list, imported=imported, progress_done=min(done, imported.valid_rows), percent=percent,
+        tab="members", **extra
+    )
+
+
+@login_required
+def member_import_progress(request: HttpRequest, list_id: int, import_id: int) -> HttpResponse:
+    """The progress of a queued import, polled by htmx every second until it ends."""
+    mailing_list = policy.list_for_user(request.user, list_id)
+    imported = get_object_or_404(MemberImport, pk=import_id, mailing_list=mailing_list)
+    return render(request, "mailing/_member_import_progress.html", _import_context(request, mailing_list, imported))

@@ -74,3 +74,29 @@ def test_removing_the_last_sender_in_the_console_shows_a_clear_message(owner_cli
     response = owner_client.post(url, follow=True)
     assert "唯一の送信者のため削除できません" in response.content.decode()
     assert mailing_list.senders.count() == 1
+
+
+def test_large_import_page_polls_progress_until_done(owner_client):
+    from mailing.services import member_import
+
+    mailing_list = managed_list_make()
+    rows = [f"p{n}@example.com" for n in range(member_import.IMPORT_IN_REQUEST_MAX + 1)]
+    preview = member_import.member_import_preview(
+        mailing_list=mailing_list, data="\n".join(rows).encode(), filename="big.csv"
+    )
+    url = reverse("console:member_import_preview", kwargs={"list_id": mailing_list.pk, "import_id": preview.pk})
+    response = owner_client.post(url)
+    assert response.status_code == 302  # queued for the worker (this test's transaction never commits)
+    preview.refresh_from_db()
+    assert preview.state == "queued"
+    progress_url = reverse(
+        "console:member_import_progress", kwargs={"list_id": mailing_list.pk, "import_id": preview.pk}
+    )
+    polling = owner_client.get(progress_url).content.decode()
+    assert 'hx-trigger="every 1s"' in polling
+    assert "<progress" in polling
+    preview.state, preview.imported_count = "applied", preview.valid_rows
+    preview.save()
+    done = owner_client.get(progress_url).content.decode()
+    assert "every 1s" not in done  # polling stops
+    assert reverse("console:member_list", kwargs={"list_id": mailing_list.pk}) in done

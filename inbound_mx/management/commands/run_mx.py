@@ -2,11 +2,10 @@ from __future__ import annotations
 
 import threading
 
-from aiosmtpd.controller import Controller
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from inbound_mx.server import InboundHandler
+from inbound_mx.server import mx_controller_make
 
 
 class Command(BaseCommand):
@@ -17,9 +16,11 @@ class Command(BaseCommand):
         parser.add_argument("--host", default="127.0.0.1")
 
     def handle(self, *args, host: str, port: int, **options) -> None:
-        controller = Controller(InboundHandler(), hostname=host, port=port)
+        controller = mx_controller_make(host=host, port=port)
         controller.start()
-        self.stdout.write(f"MX listening on {host}:{port}")
+        tls = "with STARTTLS" if controller.SMTP_kwargs.get("tls_context") else "without TLS"
+        self.stdout.write(f"MX listening on {host}:{port} {tls}", ending="\n")
+        self.stdout.flush()
         try:
             threading.Event().wait()
         finally:
