@@ -39,6 +39,10 @@ def test_login_shows_the_dashboard_in_japanese(page, base_url, owner_and_list):
     assert page.get_by_role("link", name=mailing_list.name).is_visible()
     assert page.locator("h1").inner_text() == "メーリングリスト"
     screenshot(page, "02-dashboard")
+    page.get_by_role("link", name=mailing_list.name).click()
+    assert page.locator("#join-address").inner_text() == f"{mailing_list.local_part}-join@test.localhost"
+    assert "test.localhost" in page.locator("#howto-text").input_value()
+    screenshot(page, "02b-list-overview")
 
 
 def test_after_logout_back_shows_no_console_content(page, base_url, owner_and_list):
@@ -115,5 +119,6 @@ def test_list_admin_of_another_list_is_denied(page, base_url, owner_and_list):
     assert mailing_list.name not in page.content()  # not on their dashboard
     response = page.goto(f"{base_url}/lists/{mailing_list.pk}/members/")
     assert response.status == 403
+    assert page.locator("h1").inner_text() == "このページを開く権限がありません"
     assert "hidden@example.com" not in page.content()
     screenshot(page, "08-denied")
