@@ -220,8 +220,13 @@ def _import_context(request: HttpRequest, mailing_list, imported: MemberImport, 
         done = imported.valid_rows
     percent = int(100 * min(done, imported.valid_rows) / imported.valid_rows) if imported.valid_rows else 100
     return list_context(
-        request, mailing_list, imported=imported, progress_done=min(done, imported.valid_rows), percent=percent,
-        tab="members", **extra
+        request,
+        mailing_list,
+        imported=imported,
+        progress_done=min(done, imported.valid_rows),
+        percent=percent,
+        tab="members",
+        **extra,
     )
 
 

@@ -254,4 +254,3 @@ def test_csv_export_has_bom_and_neutralises_formulas():
     assert text.startswith("\ufeffaddress,name,status")
     assert "'=HYPERLINK(1)" in text
     assert "b@example.com,山田,active,console," in text
-

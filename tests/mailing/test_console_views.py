@@ -60,9 +60,7 @@ def test_bulk_suspend_through_htmx(owner_client):
         url, {"member": [m.pk for m in chosen], "bulk_action": "suspend"}, HTTP_HX_REQUEST="true"
     )
     assert response.status_code == 200
-    assert set(Member.objects.filter(pk__in=[m.pk for m in chosen]).values_list("status", flat=True)) == {
-        "suspended"
-    }
+    assert set(Member.objects.filter(pk__in=[m.pk for m in chosen]).values_list("status", flat=True)) == {"suspended"}
     other.refresh_from_db()
     assert other.status == "active"
 
