@@ -98,3 +98,30 @@ def test_large_import_page_polls_progress_until_done(owner_client):
     done = owner_client.get(progress_url).content.decode()
     assert "every 1s" not in done  # polling stops
     assert reverse("console:member_list", kwargs={"list_id": mailing_list.pk}) in done
+
+
+def test_owner_creates_edits_and_deletes_a_list_through_the_pages(owner_client):
+    from mailing.models import MailingList
+    from tests.factories import unique
+
+    local = unique("pta")
+    response = owner_client.post(
+        reverse("console:list_create"),
+        {"name": "PTA", "local_part": local, "sender_address": "taro..yamada@docomo.ne.jp", "subject_tag": "[PTA]"},
+    )
+    created = MailingList.objects.get(local_part=local)
+    assert response["Location"] == reverse("console:list_detail", kwargs={"list_id": created.pk})
+    assert created.admins.count() == 1
+    assert list(created.senders.values_list("address", flat=True)) == ["taro..yamada@docomo.ne.jp"]
+    owner_client.post(
+        reverse("console:list_edit", kwargs={"list_id": created.pk}),
+        {"name": "PTA 2", "local_part": local, "join_requires_confirmation": "on"},
+    )
+    created.refresh_from_db()
+    assert (created.name, created.join_requires_confirmation, created.subject_tag) == ("PTA 2", True, "")
+    delete_url = reverse("console:list_delete", kwargs={"list_id": created.pk})
+    wrong = owner_client.post(delete_url, {"confirmation": "nope"})
+    assert wrong.status_code == 200
+    assert MailingList.objects.filter(pk=created.pk).exists()
+    owner_client.post(delete_url, {"confirmation": local})
+    assert not MailingList.objects.filter(pk=created.pk).exists()
