@@ -7,7 +7,7 @@ EMBEDDED := $(PY) -m saas_platform.embedded --
 export WEB_PORT ?= 8000
 export MX_PORT ?= 2525
 
-.PHONY: run test test-fast lint format bench-orgs bench-fanout install clean-var
+.PHONY: run test test-fast lint format bench-orgs bench-fanout bench-members install clean-var
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -39,6 +39,9 @@ bench-orgs: $(STAMP)
 	DEBUG=1 $(EMBEDDED) $(PY) bench/organization_create.py $(BENCH_ARGS)
 
 # Postfix's smtp-sink/smtp-source (Debian package postfix) as the relay; no postfix daemon is left running.
+bench-members: $(STAMP)
+	PLATFORM_TESTING=1 $(EMBEDDED) $(PY) bench/members_page.py $(BENCH_ARGS)
+
 bench-fanout: $(STAMP)
 	@command -v smtp-sink >/dev/null || test -x /usr/sbin/smtp-sink || { \
 	  apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y postfix && \

@@ -17,3 +17,21 @@ def user_create(*, username: str, email: str, password: str, is_owner: bool = Fa
     Profile.objects.create(user=user, is_owner=is_owner)
     EmailAddress.objects.create(user=user, email=email, primary=True, verified=True)
     return user
+
+
+@transaction.atomic
+def user_invite(*, username: str, email: str) -> AbstractBaseUser:
+    """A console user without a password yet: they set one through the password-reset mail."""
+    user = get_user_model().objects.create_user(username=username, email=email)
+    user.set_unusable_password()
+    user.save(update_fields=["password"])
+    Profile.objects.create(user=user)
+    EmailAddress.objects.create(user=user, email=email, primary=True, verified=True)
+    return user
+
+
+@transaction.atomic
+def profile_language_set(*, user: AbstractBaseUser, language: str) -> None:
+    profile, _ = Profile.objects.get_or_create(user=user)
+    profile.language = language
+    profile.save(update_fields=["language"])

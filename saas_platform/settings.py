@@ -65,6 +65,7 @@ TENANT_APPS = [
     "accounts",
     "mailing",
     "org_groups",
+    "audit",
 ]
 INSTALLED_APPS = list(SHARED_APPS) + [app for app in TENANT_APPS if app not in SHARED_APPS]
 
@@ -86,6 +87,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "allauth.account.middleware.AccountMiddleware",
+    # After authentication: the user's language, the organization's time zone, no-store on console pages.
+    "saas_platform.middleware.ConsoleMiddleware",
 ]
 ROOT_URLCONF = "saas_platform.urls_tenant"
 PUBLIC_SCHEMA_URLCONF = "saas_platform.urls_public"
@@ -142,6 +145,7 @@ if TESTING:
     # Tests create many logins; production keeps Django's default PBKDF2 work factor.
     PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 ACCOUNT_LOGIN_METHODS = {"username", "email"}
+ACCOUNT_ADAPTER = "accounts.adapter.AccountAdapter"
 ACCOUNT_SIGNUP_FIELDS = ["email*", "username*", "password1*", "password2*"]
 ACCOUNT_EMAIL_VERIFICATION = "none"
 ACCOUNT_LOGOUT_ON_GET = False

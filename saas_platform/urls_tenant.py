@@ -8,5 +8,5 @@ urlpatterns = [
     path("accounts/", include("allauth.urls")),
     path("m/", include("mailing.urls")),
     path("healthz", views.health, name="health"),
-    path("", views.console_home, name="console_home"),
+    path("", include("saas_platform.urls_console")),
 ]

@@ -13,16 +13,21 @@ import subprocess
 import sys
 
 CHROMIUM = "/usr/bin/chromium"
+# Without a CJK font chromium draws Japanese as empty boxes in the screenshots.
+CJK_FONT_DIR = "/usr/share/fonts/opentype/noto"
 
 
 def main() -> int:
-    if os.path.exists(CHROMIUM):
-        return 0
-    if os.geteuid() != 0 or shutil.which("apt-get") is None:
+    packages = []
+    if not os.path.exists(CHROMIUM):
+        packages.append("chromium")
+    if not os.path.isdir(CJK_FONT_DIR):
+        packages.append("fonts-noto-cjk")
+    if not packages or os.geteuid() != 0 or shutil.which("apt-get") is None:
         return 0
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     subprocess.run(["apt-get", "update", "-qq"], check=False, env=env)
-    result = subprocess.run(["apt-get", "install", "-y", "-qq", "chromium"], check=False, env=env)
+    result = subprocess.run(["apt-get", "install", "-y", "-qq", *packages], check=False, env=env)
     return result.returncode
 
 

@@ -58,7 +58,7 @@ def test_moderator_reject_refuses_the_post_and_answers_twice_harmlessly(held, te
 
 def test_tampered_moderation_link_gives_a_clear_not_valid_page(held, tenant_client):
     token = link_token_make(MODERATION_PURPOSE, {"m": held.id})
-    response = tenant_client.post(f"/m/moderate/{token[:-2]}xy/", {"action": "reject"})
+    response = tenant_client.post(f"/m/moderate/{token[:-2]}xy/", {"action": "reject"}, HTTP_ACCEPT_LANGUAGE="en")
     assert response.status_code == 404
     assert b"not valid" in response.content
     held.refresh_from_db()
@@ -67,7 +67,7 @@ def test_tampered_moderation_link_gives_a_clear_not_valid_page(held, tenant_clie
 
 def test_expired_moderation_link_gives_a_clear_expired_page(held, tenant_client, settings):
     settings.MAIL_MODERATION_MAX_AGE_SECONDS = -1
-    response = tenant_client.get(_url(held))
+    response = tenant_client.get(_url(held), HTTP_ACCEPT_LANGUAGE="en")
     assert response.status_code == 410
     assert b"expired" in response.content
 

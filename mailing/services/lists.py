@@ -1,0 +1,138 @@
+"""Writes for mailing lists (console): create, change, delete. Each writes an audit event."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.db.models import ProtectedError
+from django.utils.translation import gettext as _
+
+from audit.services import audit_record, snapshot
+from mailing.addresses import list_local_part_validate
+from mailing.errors import MailingUserError
+from mailing.models import ListAdmin, MailingList, Sender, address_normalize
+from mailing.services.members import address_validate, person_name_clean
+
+LIST_FIELDS = [
+    "name",
+    "local_part",
+    "description",
+    "subject_tag",
+    "join_requires_confirmation",
+    "posts_require_authentication",
+]
+
+
+def _name_clean(name: str) -> str:
+    name = person_name_clean(name)
+    if not name:
+        raise MailingUserError(_("Give the list a name."))
+    return name
+
+
+def _subject_tag_clean(tag: str) -> str:
+    # The tag goes into Subject headers: no control characters (CR/LF would start a new header).
+    return person_name_clean(tag)[:64]
+
+
+@transaction.atomic
+def list_create(
+    *,
+    name: str,
+    local_part: str,
+    admin_user: Any,
+    sender_address: str,
+    sender_name: str = "",
+    description: str = "",
+    subject_tag: str = "",
+    join_requires_confirmation: bool = False,
+    posts_require_authentication: bool = False,
+    actor: Any = None,
+) -> MailingList:
+    """A new list with its first admin and first sender (a list always has at least one of each, F5)."""
+
+    local_part = list_local_part_validate(local_part)
+    sender_address = address_validate(sender_address)
+    try:
+        with transaction.atomic():
+            mailing_list = MailingList.objects.create(
+                name=_name_clean(name),
+                local_part=local_part,
+                description=description.strip(),
+                subject_tag=_subject_tag_clean(subject_tag),
+                join_requires_confirmation=join_requires_confirmation,
+                posts_require_authentication=posts_require_authentication,
+            )
+    except IntegrityError as error:
+        raise MailingUserError(
+            _("The list address %(local_part)s is already taken.") % {"local_part": local_part}
+        ) from error
+    admin = ListAdmin.objects.create(mailing_list=mailing_list, user=admin_user)
+    sender = Sender.objects.create(
+        mailing_list=mailing_list,
+        address=sender_address,
+        address_normalized=address_normalize(sender_address),
+        person_name=person_name_clean(sender_name),
+    )
+    audit_record(
+        actor=actor,
+        action="list.create",
+        obj=mailing_list,
+        mailing_list_id=mailing_list.pk,
+        after=snapshot(mailing_list, LIST_FIELDS) | {"admin": admin.user.get_username(), "sender": sender.address},
+    )
+    return mailing_list
+
+
+@transaction.atomic
+def list_update(
+    *,
+    mailing_list: MailingList,
+    name: str,
+    local_part: str,
+    description: str = "",
+    subject_tag: str = "",
+    join_requires_confirmation: bool = False,
+    posts_require_authentication: bool = False,
+    actor: Any = None,
+) -> MailingList:
+    before = snapshot(mailing_list, LIST_FIELDS)
+    mailing_list.name = _name_clean(name)
+    mailing_list.local_part = list_local_part_validate(local_part)
+    mailing_list.description = description.strip()
+    mailing_list.subject_tag = _subject_tag_clean(subject_tag)
+    mailing_list.join_requires_confirmation = join_requires_confirmation
+    mailing_list.posts_require_authentication = posts_require_authentication
+    try:
+        with transaction.atomic():
+            mailing_list.save()
+    except IntegrityError as error:
+        raise MailingUserError(
+            _("The list address %(local_part)s is already taken.") % {"local_part": mailing_list.local_part}
+        ) from error
+    audit_record(
+        actor=actor,
+        action="list.update",
+        obj=mailing_list,
+        mailing_list_id=mailing_list.pk,
+        before=before,
+        after=snapshot(mailing_list, LIST_FIELDS),
+    )
+    return mailing_list
+
+
+@transaction.atomic
+def list_delete(*, mailing_list: MailingList, confirmation: str, actor: Any = None) -> None:
+    """Delete a list with its members, senders and admins. The person types the list address to confirm."""
+    if confirmation.strip().lower() != mailing_list.local_part:
+        raise MailingUserError(_("Type the list address exactly to confirm the deletion."))
+    before = snapshot(mailing_list, LIST_FIELDS) | {"members": mailing_list.members.count()}
+    audit_record(actor=actor, action="list.delete", obj=mailing_list, mailing_list_id=mailing_list.pk, before=before)
+    try:
+        with transaction.atomic():
+            mailing_list.delete()
+    except ProtectedError as error:
+        raise MailingUserError(
+            _("This list has a send history and cannot be deleted; remove its members instead.")
+        ) from error

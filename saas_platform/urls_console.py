@@ -1,0 +1,45 @@
+"""The console of an organization's host. Every view here asks accounts.policy; the role matrix test
+(tests/saas_platform/test_console_roles.py) walks every pattern of this module."""
+
+from django.urls import path
+
+from audit import views as audit_views
+from mailing.views import admins, lists, members, senders
+from saas_platform import views
+
+app_name = "console"
+
+urlpatterns = [
+    path("", views.console_home, name="home"),
+    path("language/", views.language_set, name="language_set"),
+    path("audit/", audit_views.audit_event_list, name="audit"),
+    path("dev/mail/", views.dev_mail, name="dev_mail"),
+    path("lists/new/", lists.list_create, name="list_create"),
+    path("lists/<int:list_id>/", lists.list_detail, name="list_detail"),
+    path("lists/<int:list_id>/edit/", lists.list_edit, name="list_edit"),
+    path("lists/<int:list_id>/delete/", lists.list_delete, name="list_delete"),
+    path("lists/<int:list_id>/members/", members.member_list, name="member_list"),
+    path("lists/<int:list_id>/members/add/", members.member_add, name="member_add"),
+    path("lists/<int:list_id>/members/bulk/", members.member_bulk, name="member_bulk"),
+    path("lists/<int:list_id>/members/export.csv", members.member_export, name="member_export"),
+    path("lists/<int:list_id>/members/import/", members.member_import, name="member_import"),
+    path(
+        "lists/<int:list_id>/members/import/<int:import_id>/",
+        members.member_import_preview,
+        name="member_import_preview",
+    ),
+    path(
+        "lists/<int:list_id>/members/import/<int:import_id>/progress/",
+        members.member_import_progress,
+        name="member_import_progress",
+    ),
+    path("lists/<int:list_id>/members/<int:member_id>/edit/", members.member_edit, name="member_edit"),
+    path("lists/<int:list_id>/members/<int:member_id>/delete/", members.member_delete, name="member_delete"),
+    path("lists/<int:list_id>/members/<int:member_id>/status/", members.member_status, name="member_status"),
+    path("lists/<int:list_id>/senders/", senders.sender_list, name="sender_list"),
+    path("lists/<int:list_id>/senders/<int:sender_id>/edit/", senders.sender_edit, name="sender_edit"),
+    path("lists/<int:list_id>/senders/<int:sender_id>/delete/", senders.sender_delete, name="sender_delete"),
+    path("lists/<int:list_id>/admins/", admins.admin_list, name="admin_list"),
+    path("lists/<int:list_id>/admins/<int:admin_id>/edit/", admins.admin_edit, name="admin_edit"),
+    path("lists/<int:list_id>/admins/<int:admin_id>/delete/", admins.admin_delete, name="admin_delete"),
+]

@@ -1,0 +1,159 @@
+"""The role/organization matrix: every console URL, for every role, and with another organization's
+ids and host. URLs are collected from saas_platform.urls_console, so new pages are covered as they come.
+
+Rules (accounts.policy):
+- anonymous: every URL sends to the login page, GET and POST alike;
+- owner: everything in their organization;
+- group admin / list admin: the pages of their lists and the role-free pages (dashboard, language);
+  owner-only pages and other lists' pages are 403;
+- ids that exist only in another organization are 404 for everyone, the owner included;
+- a session of one organization means nothing on another organization's host (login page).
+"""
+
+from __future__ import annotations
+
+import pytest
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.db import connection
+from django.test import Client
+from django.urls import URLPattern, URLResolver, reverse
+from django_tenants.utils import schema_context
+
+from mailing.models import ListAdmin, MailingList, Member, MemberImport, Sender
+from saas_platform import urls_console
+from tests.conftest import tenant_host
+from tests.factories import member_make, sender_make, unique
+from tests.factories.console import group_admin_make, managed_list_make, user_make
+
+OWNER_ONLY = {"audit", "dev_mail", "list_create", "list_delete"}
+# Pages any logged-in person of the organization may open (they show only what the role allows).
+ROLE_FREE = {"home", "language_set"}
+
+
+def console_url_names() -> list[str]:
+    names = []
+    for pattern in urls_console.urlpatterns:
+        assert isinstance(pattern, URLPattern), "the console URLconf is flat; walk includes here if that changes"
+        assert not isinstance(pattern, URLResolver)
+        names.append(pattern.name)
+    return names
+
+
+def test_every_console_url_is_classified():
+    names = console_url_names()
+    assert len(names) == len(set(names))
+    for name in names:
+        pattern = next(p for p in urls_console.urlpatterns if p.name == name)
+        scoped = "list_id" in pattern.pattern.converters
+        assert scoped or name in OWNER_ONLY | ROLE_FREE, f"{name}: a console URL without a list must be classified"
+
+
+def _kwargs_for(name: str, objects: dict[str, int]) -> dict[str, int]:
+    pattern = next(p for p in urls_console.urlpatterns if p.name == name)
+    return {key: objects[key] for key in pattern.pattern.converters}
+
+
+@pytest.fixture
+def world(tenant_db, other_tenant, settings):
+    settings.DEBUG = True  # the dev mail page exists only with DEBUG on: check its policy too
+    list_a = managed_list_make()
+    member = member_make(list_a)
+    sender_make(list_a)
+    imported = MemberImport.objects.create(mailing_list=list_a, raw=b"x@example.com\n", filename="x.csv")
+    objects_a = {
+        "list_id": list_a.pk,
+        "member_id": member.pk,
+        "sender_id": list_a.senders.first().pk,
+        "admin_id": list_a.admins.first().pk,
+        "import_id": imported.pk,
+    }
+    list_b = managed_list_make()
+    users = {
+        "owner": user_make(is_owner=True),
+        "group_admin_a": group_admin_make(list_a).user,
+        "list_admin_a": list_a.admins.first().user,
+        "list_admin_b": list_b.admins.first().user,
+    }
+    # Objects of another organization, with ids that do not exist in this one.
+    big = 10**9 + MailingList.objects.count()
+    with schema_context(other_tenant.schema_name):
+        other_list = MailingList.objects.create(pk=big, local_part=unique("foreign"), name="Foreign")
+        other_ids = {
+            "list_id": other_list.pk,
+            "member_id": Member.objects.create(
+                pk=big, mailing_list=other_list, address="f@example.com", address_normalized="f@example.com"
+            ).pk,
+            "sender_id": Sender.objects.create(
+                pk=big, mailing_list=other_list, address="s@example.com", address_normalized="s@example.com"
+            ).pk,
+            "admin_id": ListAdmin.objects.create(
+                pk=big, mailing_list=other_list, user=get_user_model().objects.get(username="owner")
+            ).pk,
+            "import_id": MemberImport.objects.create(pk=big, mailing_list=other_list, raw=b"").pk,
+        }
+    connection.set_tenant(tenant_db)
+    return {"objects_a": objects_a, "users": users, "other_ids": other_ids, "tenant": tenant_db}
+
+
+def _client(tenant, user=None) -> Client:
+    client = Client(HTTP_HOST=tenant_host(tenant))
+    if user is not None:
+        client.force_login(user)
+    return client
+
+
+def _expected_allowed(role: str, name: str) -> bool:
+    if role == "owner":
+        return True
+    if name in OWNER_ONLY:
+        return False
+    if name in ROLE_FREE:
+        return True
+    return role in {"group_admin_a", "list_admin_a"}  # the URLs point at list A
+
+
+@pytest.mark.parametrize("name", console_url_names())
+def test_anonymous_is_sent_to_login_everywhere(world, name):
+    url = reverse(f"console:{name}", kwargs=_kwargs_for(name, world["objects_a"]))
+    client = _client(world["tenant"])
+    for method in (client.get, client.post):
+        response = method(url)
+        assert response.status_code == 302, (name, response.status_code)
+        assert response["Location"].startswith(reverse(settings.LOGIN_URL))
+
+
+@pytest.mark.parametrize("name", console_url_names())
+@pytest.mark.parametrize("role", ["owner", "group_admin_a", "list_admin_a", "list_admin_b"])
+def test_role_matrix(world, role, name):
+    url = reverse(f"console:{name}", kwargs=_kwargs_for(name, world["objects_a"]))
+    client = _client(world["tenant"], world["users"][role])
+    counts_before = (Member.objects.count(), Sender.objects.count(), ListAdmin.objects.count())
+    response = client.get(url)
+    if _expected_allowed(role, name):
+        assert response.status_code in {200, 302, 405}, (role, name, response.status_code)
+    else:
+        assert response.status_code in {403, 405}, (role, name, response.status_code)
+        post = client.post(url, {"action": "suspend", "bulk_action": "delete", "member": [1, 2, 3]})
+        assert post.status_code == 403, (role, name, post.status_code)
+        assert (Member.objects.count(), Sender.objects.count(), ListAdmin.objects.count()) == counts_before
+
+
+LIST_SCOPED = [n for n in console_url_names() if n not in ROLE_FREE | {"audit", "dev_mail", "list_create"}]
+
+
+@pytest.mark.parametrize("name", LIST_SCOPED)
+def test_another_organizations_ids_are_404_even_for_the_owner(world, name):
+    url = reverse(f"console:{name}", kwargs=_kwargs_for(name, world["other_ids"]))
+    client = _client(world["tenant"], world["users"]["owner"])
+    assert client.get(url).status_code in {404, 405}
+    assert client.post(url, {"action": "suspend"}).status_code == 404
+
+
+@pytest.mark.parametrize("name", console_url_names())
+def test_a_session_is_worthless_on_another_organizations_host(world, other_tenant, name):
+    client = _client(world["tenant"], world["users"]["owner"])
+    url = reverse(f"console:{name}", kwargs=_kwargs_for(name, world["objects_a"]))
+    response = client.get(url, HTTP_HOST=tenant_host(other_tenant))
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse(settings.LOGIN_URL))
