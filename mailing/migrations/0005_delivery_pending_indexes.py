@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('mailing', '0003_merge_inbound_outbound'),
+        ('mailing', '0004_console_member_indexes_and_import'),
     ]
 
     operations = [
