@@ -128,6 +128,7 @@ class Recorder:
         self.expiry_set = False
         self.marked_in_redis = False
         self.connection = None
+        self.redis_failed = False  # once Redis fails, the rest of the batch goes to PostgreSQL directly
         start = broadcast.started_at or broadcast.created_at
         self.deadline = start + timedelta(seconds=settings.DELIVERY_RETRY_DEADLINE_SECONDS)
 
@@ -140,6 +141,9 @@ class Recorder:
 
     def _mark(self, delivery_id: int, status: str, attempts: int, response: str, next_at: datetime | None) -> None:
         value = json.dumps([status, attempts, response, _epoch(next_at), timezone.now().timestamp()])
+        if self.redis_failed:
+            self._direct(delivery_id, status, attempts, response, next_at)
+            return
         try:
             connection_ = self._redis_connection()
             if self.expiry_set:
@@ -158,9 +162,12 @@ class Recorder:
         except (redis.RedisError, OSError):
             logger.warning("Redis unreachable: recording delivery %s in PostgreSQL directly", delivery_id)
             self.close(broken=True)
-            sent = status == Delivery.Status.SENT
-            params = [status, attempts, response, next_at, sent, delivery_id]
-            self.cursor.execute(self.update_one, params, prepare=True)
+            self.redis_failed = True
+            self._direct(delivery_id, status, attempts, response, next_at)
+
+    def _direct(self, delivery_id: int, status: str, attempts: int, response: str, next_at: datetime | None) -> None:
+        params = [status, attempts, response, next_at, status == Delivery.Status.SENT, delivery_id]
+        self.cursor.execute(self.update_one, params, prepare=True)
 
     def close(self, *, broken: bool = False) -> None:
         """Give the Redis connection back to the pool (dropped if it failed mid-command)."""

@@ -59,15 +59,17 @@ def test_redis_unreachable_outcomes_go_to_postgresql_directly(committed_tenant, 
     from mailing.services import delivery_marks
 
     mailing_list = mailing_list_make()
-    member_make(mailing_list, address=f"{unique('mark')}@example.org")
+    for _ in range(2):
+        member_make(mailing_list, address=f"{unique('mark')}@example.org")
     broadcast = mail_broadcast_make(mailing_list, raw=eml("post_minimal_no_date.eml"))
-    delivery = Delivery.objects.get(broadcast=broadcast)
+    delivery, second = Delivery.objects.filter(broadcast=broadcast).order_by("id")
     # A real client of a Redis that is not there (nothing listens on that port).
     monkeypatch.setattr(delivery_marks, "_client", redis.Redis(port=free_port(), socket_connect_timeout=1))
 
     with recording_cursor() as cursor:
         recorder = Recorder(broadcast, 0, cursor)
         recorder.sent(delivery.id, 0, "250 2.0.0 queued as DIRECT")
+        recorder.failed(second.id, 0, "550 5.1.1 no such user")  # no second wait for Redis
         assert recorder.flush() == 0
 
     delivery.refresh_from_db()
@@ -77,3 +79,5 @@ def test_redis_unreachable_outcomes_go_to_postgresql_directly(committed_tenant, 
         "250 2.0.0 queued as DIRECT",
     )
     assert delivery.sent_at is not None
+    second.refresh_from_db()
+    assert (second.status, second.attempts, second.sent_at) == (Delivery.Status.FAILED, 1, None)
