@@ -76,10 +76,12 @@ PUBLIC_SCHEMA_NAME = "public"
 TENANT_TEMPLATE_SCHEMA = "tenant_template"
 
 MIDDLEWARE = [
+    # First: the 404 that TenantMainMiddleware raises for an unknown host must be rendered in the
+    # reader's language (cookie, Accept-Language), not in whatever the thread's last request used.
+    "django.middleware.locale.LocaleMiddleware",
     "django_tenants.middleware.main.TenantMainMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
-    "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
