@@ -19,19 +19,14 @@ import statistics
 import sys
 import time
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
-
-import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench.scratch import scratch_database
+
 BENCH_DB = "bench_members"
 SURNAMES = ["山田", "鈴木", "佐藤", "田中", "高橋", "伊藤", "渡辺", "中村", "小林", "加藤", "Smith", "Garcia"]
 GIVEN = ["太郎", "花子", "次郎", "美咲", "翔太", "陽菜", "健", "さくら", "John", "Maria"]
 DOMAINS = ["docomo.ne.jp", "ezweb.ne.jp", "softbank.ne.jp", "i.softbank.jp", "gmail.com", "example.co.jp"]
-
-
-def _database_url_for(url: str, name: str) -> str:
-    return urlunsplit(urlsplit(url)._replace(path=f"/{name}"))
 
 
 def _seed(mailing_list, count: int) -> None:
@@ -83,19 +78,13 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=7)
     args = parser.parse_args()
 
-    admin_url = os.environ["DATABASE_URL"]
-    with psycopg.connect(admin_url, autocommit=True) as admin:
-        admin.execute(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
-        admin.execute(f"CREATE DATABASE {BENCH_DB}")
-    os.environ["DATABASE_URL"] = _database_url_for(admin_url, BENCH_DB)
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "saas_platform.settings")
     os.environ.setdefault("PLATFORM_TESTING", "1")
-    import logging
+    with scratch_database(BENCH_DB):
+        _run(args)
+    return 0
 
-    import django
 
-    django.setup()
-    logging.disable(logging.WARNING)
+def _run(args: argparse.Namespace) -> None:
     from django.core.management import call_command
     from django.db import connection, reset_queries
     from django.test import Client
@@ -106,69 +95,63 @@ def main() -> int:
     from mailing.models import ListAdmin, MailingList
     from tenants.services import organization_create
 
-    try:
-        call_command("platform_prepare", verbosity=0)
-        password = "bench-pass-123"  # noqa: S105 -- a throw-away database
-        created = organization_create(
-            slug="bench", name="Bench", owner_email="owner@bench.example", owner_password=password
-        )
-        host = created.domain.domain
-        with schema_context(created.organization.schema_name):
-            mailing_list = MailingList.objects.create(name="Bench list", local_part="all")
-            owner = user_create(username="bench-owner", email="o@bench.example", password=password, is_owner=True)
-            ListAdmin.objects.create(mailing_list=mailing_list, user=owner)
-            started = time.perf_counter()
-            _seed(mailing_list, args.members)
-            seeded = time.perf_counter() - started
-            with connection.cursor() as cursor:
-                cursor.execute("ANALYZE mailing_member")
-                cursor.execute("SELECT extname FROM pg_extension WHERE extname = 'pg_trgm'")
-                trigram = cursor.fetchone() is not None
-            list_id = mailing_list.pk
-        print(f"seeded {args.members} members in {seeded:.1f} s; pg_trgm indexes: {'yes' if trigram else 'no'}")
+    call_command("platform_prepare", verbosity=0)
+    password = "bench-pass-123"  # noqa: S105 -- a throw-away database
+    created = organization_create(
+        slug="bench", name="Bench", owner_email="owner@bench.example", owner_password=password
+    )
+    host = created.domain.domain
+    with schema_context(created.organization.schema_name):
+        mailing_list = MailingList.objects.create(name="Bench list", local_part="all")
+        owner = user_create(username="bench-owner", email="o@bench.example", password=password, is_owner=True)
+        ListAdmin.objects.create(mailing_list=mailing_list, user=owner)
+        started = time.perf_counter()
+        _seed(mailing_list, args.members)
+        seeded = time.perf_counter() - started
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE mailing_member")
+            cursor.execute("SELECT extname FROM pg_extension WHERE extname = 'pg_trgm'")
+            trigram = cursor.fetchone() is not None
+        list_id = mailing_list.pk
+    print(f"seeded {args.members} members in {seeded:.1f} s; pg_trgm indexes: {'yes' if trigram else 'no'}")
 
-        client = Client(HTTP_HOST=host)
-        connection.set_schema_to_public()
-        with schema_context(created.organization.schema_name):
-            client.force_login(owner)
-        base = f"/lists/{list_id}/members/"
-        last_page = -(-args.members // 50)
-        cases = [
-            ("page 1 (sort address)", base, {}),
-            ("search address 'docomo' (1/6 match)", base, {"q": "docomo"}),
-            ("search address 'user4242' (few)", base, {"q": "user4242"}),
-            ("search name '山田'", base, {"q": "山田"}),
-            ("status suspended", base, {"status": "suspended"}),
-            ("sort name desc", base, {"sort": "-name"}),
-            ("sort added desc, page 500", base, {"sort": "-created", "page": 500}),
-            (f"last page ({last_page})", base, {"page": last_page}),
-            ("htmx partial: search + status", base, {"q": "ezweb", "status": "active", "htmx": True}),
-            ("CSV export of all members", f"/lists/{list_id}/members/export.csv", {}),
-        ]
-        print(f"{'case':42} {'median ms':>10} {'max ms':>8} {'queries':>8} {'bytes':>10}")
-        for label, url, params in cases:
-            params = dict(params)
-            headers = {"HTTP_HX_REQUEST": "true"} if params.pop("htmx", False) else {}
-            timings, size, queries = [], 0, 0
-            for _ in range(args.rounds):
-                reset_queries()
-                with CaptureQueriesContext(connection) as captured:
-                    started = time.perf_counter()
-                    response = client.get(url, params, **headers)
-                    body = b"".join(response.streaming_content) if response.streaming else response.content
-                    timings.append((time.perf_counter() - started) * 1000)
-                assert response.status_code == 200, (label, response.status_code)
-                size, queries = len(body), len(captured)
-            print(f"{label:42} {statistics.median(timings):10.1f} {max(timings):8.1f} {queries:8d} {size:10d}")
-            if os.environ.get("BENCH_SQL"):
-                for query in captured.captured_queries:
-                    print(f"    {float(query['time']) * 1000:7.1f} ms  {query['sql'][:150]}")
-        _import_time(created.organization.schema_name, args.members, owner)
-    finally:
-        connection.close()
-        with psycopg.connect(admin_url, autocommit=True) as admin:
-            admin.execute(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
-    return 0
+    client = Client(HTTP_HOST=host)
+    connection.set_schema_to_public()
+    with schema_context(created.organization.schema_name):
+        client.force_login(owner)
+    base = f"/lists/{list_id}/members/"
+    last_page = -(-args.members // 50)
+    cases = [
+        ("page 1 (sort address)", base, {}),
+        ("search address 'docomo' (1/6 match)", base, {"q": "docomo"}),
+        ("search address 'user4242' (few)", base, {"q": "user4242"}),
+        ("search name '山田'", base, {"q": "山田"}),
+        ("status suspended", base, {"status": "suspended"}),
+        ("sort name desc", base, {"sort": "-name"}),
+        ("sort added desc, page 500", base, {"sort": "-created", "page": 500}),
+        (f"last page ({last_page})", base, {"page": last_page}),
+        ("htmx partial: search + status", base, {"q": "ezweb", "status": "active", "htmx": True}),
+        ("CSV export of all members", f"/lists/{list_id}/members/export.csv", {}),
+    ]
+    print(f"{'case':42} {'median ms':>10} {'max ms':>8} {'queries':>8} {'bytes':>10}")
+    for label, url, params in cases:
+        params = dict(params)
+        headers = {"HTTP_HX_REQUEST": "true"} if params.pop("htmx", False) else {}
+        timings, size, queries = [], 0, 0
+        for _ in range(args.rounds):
+            reset_queries()
+            with CaptureQueriesContext(connection) as captured:
+                started = time.perf_counter()
+                response = client.get(url, params, **headers)
+                body = b"".join(response.streaming_content) if response.streaming else response.content
+                timings.append((time.perf_counter() - started) * 1000)
+            assert response.status_code == 200, (label, response.status_code)
+            size, queries = len(body), len(captured)
+        print(f"{label:42} {statistics.median(timings):10.1f} {max(timings):8.1f} {queries:8d} {size:10d}")
+        if os.environ.get("BENCH_SQL"):
+            for query in captured.captured_queries:
+                print(f"    {float(query['time']) * 1000:7.1f} ms  {query['sql'][:150]}")
+    _import_time(created.organization.schema_name, args.members, owner)
 
 
 if __name__ == "__main__":

@@ -20,17 +20,11 @@ import statistics
 import sys
 import time
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
-
-import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench.scratch import scratch_database
+
 BENCH_DB = "bench_orgs"
-
-
-def _database_url_for(url: str, name: str) -> str:
-    parts = urlsplit(url)
-    return urlunsplit(parts._replace(path=f"/{name}"))
 
 
 def main() -> int:
@@ -39,91 +33,77 @@ def main() -> int:
     parser.add_argument("--samples", type=int, default=5)
     args = parser.parse_args()
 
-    admin_url = os.environ["DATABASE_URL"]
-    with psycopg.connect(admin_url, autocommit=True) as admin:
-        admin.execute(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
-        admin.execute(f"CREATE DATABASE {BENCH_DB}")
-    os.environ["DATABASE_URL"] = _database_url_for(admin_url, BENCH_DB)
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "saas_platform.settings")
     os.environ.setdefault("DEBUG", "1")  # no SECRET_KEY needed; password hashing stays production-strength
-    import logging
+    with scratch_database(BENCH_DB):
+        _run(args)
+    return 0
 
-    import django
 
-    django.setup()
-    logging.disable(logging.WARNING)
+def _run(args: argparse.Namespace) -> None:
     from django.core.management import call_command
     from django.db import connection
     from django_tenants.utils import schema_context
 
     from tenants.services import organization_create
 
-    try:
-        started = time.perf_counter()
-        call_command("platform_prepare", verbosity=0)
-        print(f"migrate public + template: {time.perf_counter() - started:.2f} s")
+    started = time.perf_counter()
+    call_command("platform_prepare", verbosity=0)
+    print(f"migrate public + template: {time.perf_counter() - started:.2f} s")
 
-        def create(slug: str) -> float:
-            began = time.perf_counter()
-            organization_create(slug=slug, name=slug, owner_email=f"o@{slug}.example", owner_password="bench-pass-123")  # noqa: S106
-            return time.perf_counter() - began
+    def create(slug: str) -> float:
+        began = time.perf_counter()
+        organization_create(slug=slug, name=slug, owner_email=f"o@{slug}.example", owner_password="bench-pass-123")  # noqa: S106
+        return time.perf_counter() - began
 
-        def migrate_fresh(schema: str) -> float:
-            began = time.perf_counter()
-            with connection.cursor() as cursor:
-                cursor.execute(f'CREATE SCHEMA "{schema}"')
-            call_command("migrate_schemas", schema_name=schema, tenant=True, interactive=False, verbosity=0)
-            connection.set_schema_to_public()
-            return time.perf_counter() - began
+    def migrate_fresh(schema: str) -> float:
+        began = time.perf_counter()
+        with connection.cursor() as cursor:
+            cursor.execute(f'CREATE SCHEMA "{schema}"')
+        call_command("migrate_schemas", schema_name=schema, tenant=True, interactive=False, verbosity=0)
+        connection.set_schema_to_public()
+        return time.perf_counter() - began
 
-        def clone_only(schema: str) -> float:
-            from django.db import transaction
+    def clone_only(schema: str) -> float:
+        from django.db import transaction
 
-            from tenants.schema_clone import schema_clone
+        from tenants.schema_clone import schema_clone
 
-            began = time.perf_counter()
-            with transaction.atomic():
-                schema_clone(source="tenant_template", target=schema)
-            return time.perf_counter() - began
+        began = time.perf_counter()
+        with transaction.atomic():
+            schema_clone(source="tenant_template", target=schema)
+        return time.perf_counter() - began
 
-        def report(label: str, timings: list[float]) -> float:
-            median = statistics.median(timings)
-            spread = f"min {min(timings) * 1000:.1f}, max {max(timings) * 1000:.1f}, n={len(timings)}"
-            print(f"{label:<52} median {median * 1000:7.1f} ms   ({spread})")
-            return median
+    def report(label: str, timings: list[float]) -> float:
+        median = statistics.median(timings)
+        spread = f"min {min(timings) * 1000:.1f}, max {max(timings) * 1000:.1f}, n={len(timings)}"
+        print(f"{label:<52} median {median * 1000:7.1f} ms   ({spread})")
+        return median
 
-        cold = report("create, 0 existing (clone template)", [create(f"first-{i}") for i in range(args.samples)])
-        report("  of which the schema copy alone, 0 existing", [clone_only(f"copy0_{i}") for i in range(args.samples)])
-        fresh0 = report("fresh schema + all migrations, 0 existing", [migrate_fresh(f"fresh0_{i}") for i in range(3)])
+    cold = report("create, 0 existing (clone template)", [create(f"first-{i}") for i in range(args.samples)])
+    report("  of which the schema copy alone, 0 existing", [clone_only(f"copy0_{i}") for i in range(args.samples)])
+    fresh0 = report("fresh schema + all migrations, 0 existing", [migrate_fresh(f"fresh0_{i}") for i in range(3)])
 
-        existing = args.samples
-        fill_started = time.perf_counter()
-        while existing < args.existing:
-            create(f"fill-{existing}")
-            existing += 1
-            if existing % 100 == 0:
-                print(f"  ... {existing} organizations ({time.perf_counter() - fill_started:.0f} s)", flush=True)
-        warm = report(
-            f"create, {existing} existing (clone template)", [create(f"later-{i}") for i in range(args.samples)]
-        )
-        report(
-            f"  of which the schema copy alone, {existing} existing",
-            [clone_only(f"copyn_{i}") for i in range(args.samples)],
-        )
-        fresh_n = report(
-            f"fresh schema + all migrations, {existing} existing", [migrate_fresh(f"freshn_{i}") for i in range(3)]
-        )
-        with schema_context("public"), connection.cursor() as cursor:
-            cursor.execute("SELECT count(*) FROM pg_namespace WHERE nspname LIKE 'org\\_%'")
-            schemas = cursor.fetchone()[0]
-        print(f"organization schemas in the database: {schemas}")
-        print(f"clone vs migrations: {fresh0 / cold:.1f}x faster at 0 existing, {fresh_n / warm:.1f}x at {existing}")
-        print(f"creation at {existing} existing vs 0: {warm / cold:.2f}x")
-    finally:
-        connection.close()
-        with psycopg.connect(admin_url, autocommit=True) as admin:
-            admin.execute(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
-    return 0
+    existing = args.samples
+    fill_started = time.perf_counter()
+    while existing < args.existing:
+        create(f"fill-{existing}")
+        existing += 1
+        if existing % 100 == 0:
+            print(f"  ... {existing} organizations ({time.perf_counter() - fill_started:.0f} s)", flush=True)
+    warm = report(f"create, {existing} existing (clone template)", [create(f"later-{i}") for i in range(args.samples)])
+    report(
+        f"  of which the schema copy alone, {existing} existing",
+        [clone_only(f"copyn_{i}") for i in range(args.samples)],
+    )
+    fresh_n = report(
+        f"fresh schema + all migrations, {existing} existing", [migrate_fresh(f"freshn_{i}") for i in range(3)]
+    )
+    with schema_context("public"), connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_namespace WHERE nspname LIKE 'org\\_%'")
+        schemas = cursor.fetchone()[0]
+    print(f"organization schemas in the database: {schemas}")
+    print(f"clone vs migrations: {fresh0 / cold:.1f}x faster at 0 existing, {fresh_n / warm:.1f}x at {existing}")
+    print(f"creation at {existing} existing vs 0: {warm / cold:.2f}x")
 
 
 if __name__ == "__main__":
