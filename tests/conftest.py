@@ -31,16 +31,11 @@ TEST_PASSWORD = "correct-horse-battery-staple"
 
 
 @pytest.fixture(scope="session")
-def django_db_setup(django_db_setup, django_db_blocker) -> Iterator[None]:
+def django_db_setup(django_db_setup, django_db_blocker) -> None:
     from django.test.utils import setup_databases
 
     from tenants.services import organization_create, public_tenant_ensure, template_schema_ensure
 
-    # pytest-django creates the test database only if some collected test asks for `db` or a
-    # django_db mark; a run of only `committed_tenant` tests would otherwise use the real database.
-    if not connection.settings_dict["NAME"].startswith("test_"):
-        with django_db_blocker.unblock():
-            setup_databases(verbosity=0, interactive=False, aliases={"default"})
     with django_db_blocker.unblock():
         if not connection.settings_dict["NAME"].startswith("test_"):
             # pytest-django creates the test database only when a collected test uses `db` or the
@@ -61,7 +56,6 @@ def django_db_setup(django_db_setup, django_db_blocker) -> Iterator[None]:
         connection.set_schema_to_public()
     # Left in place like pytest-django leaves a database other threads still hold; the next run
     # replaces it.
-    return
 
 
 def _organization(django_db_blocker, slug: str) -> Organization:
