@@ -1,8 +1,8 @@
 """Sending each recipient their own copy, and recording what the relay said (docs/adr/0002).
 
 - A batch renders and sends its deliveries over one reused SMTP connection.
-- Each delivery's outcome is marked (in Redis, reply awaited) right after the relay's reply and
-  before the next copy goes out; the batch's marks reach PostgreSQL in one UPDATE when it ends
+- Each delivery's outcome is marked (in Redis, reply awaited) after the relay's reply and before
+  the next copy's content goes out (while the relay answers the next copy's envelope); the batch's marks reach PostgreSQL in one UPDATE when it ends
   (mailing.services.delivery_marks). A worker killed mid-batch therefore re-sends at most the
   message that was in flight: the batch's next run writes the dead run's marks first.
 - 2xx: SENT. 4xx: DEFERRED, retried with backoff until DELIVERY_RETRY_DEADLINE_SECONDS after the
@@ -15,12 +15,13 @@ from __future__ import annotations
 
 import bisect
 import contextlib
+import functools
 import logging
 import re
 import smtplib
 import threading
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -119,18 +120,23 @@ def _data_terminated(data: bytes) -> bytes:
     return stuffed + b".\r\n"
 
 
-def _transmit(relay: smtplib.SMTP, message: RenderedMessage) -> tuple[int, str]:
+def _transmit(relay: smtplib.SMTP, message: RenderedMessage, before_content: Callable[[], None]) -> tuple[int, str]:
     """One MAIL/RCPT/DATA transaction; returns the deciding reply. Connection errors propagate.
 
     With PIPELINING (RFC 2920) the three commands go in one write and their replies are read
     together: one round trip instead of three. The addresses are in wire form already (smtplib's
     quoteaddr would re-parse them and unquote "taro..yamada"@docomo.ne.jp).
+    `before_content` (recording the previous copy's outcome) runs while the relay answers the
+    envelope: the two round trips overlap, and it has returned before any of this copy's content is
+    sent (a relay delivers nothing before the final "." of DATA, RFC 5321 §4.1.1.4).
     """
     envelope = f"MAIL FROM:<{message.envelope_from}>\r\nRCPT TO:<{message.envelope_to}>\r\n"
     if relay.has_extn("pipelining"):
         relay.send(envelope + "DATA\r\n")
+        before_content()
         replies = [relay.getreply() for _ in range(3)]
     else:
+        before_content()
         mail_line, rcpt_line, _ = envelope.split("\r\n")
         replies = []
         for line in (mail_line, rcpt_line, "DATA"):
@@ -169,13 +175,23 @@ def _relay_close(relay: smtplib.SMTP | None) -> None:
 
 def _deliveries_send(broadcast: Broadcast, scope: int, pending: list[_Pending]) -> None:
     """Send `pending` over one reused connection; each outcome is marked (Redis) before the next
-    copy goes out, and the marks are written to PostgreSQL when the batch ends (delivery_marks)."""
+    copy's content goes out, and the marks are written to PostgreSQL when the batch ends
+    (delivery_marks). A copy's mark is recorded while the relay answers the next copy's envelope
+    (_transmit): one round trip per copy fewer, same promise."""
     if not pending:
         return
     renderer = renderer_cache.get(broadcast)
     relay: smtplib.SMTP | None = None
     failures = 0
     index = 0
+    unrecorded: Callable[[], None] | None = None  # the last copy's outcome, not yet marked
+
+    def record_last() -> None:
+        nonlocal unrecorded
+        if unrecorded is not None:
+            record, unrecorded = unrecorded, None
+            record()
+
     with recording_cursor() as cursor:
         recorder = Recorder(broadcast, scope, cursor)
         try:
@@ -188,13 +204,15 @@ def _deliveries_send(broadcast: Broadcast, scope: int, pending: list[_Pending]) 
                     try:
                         message = renderer.render(Recipient(address=item.address, name=item.name, token=item.token))
                     except UnusableAddressError:
+                        record_last()
                         recorder.failed(item.id, item.attempts, "553 5.1.3 unusable address (not sent)")
                         index += 1
                         continue
-                    code, reply = _transmit(relay, message)
+                    code, reply = _transmit(relay, message, record_last)
                 except (smtplib.SMTPException, OSError) as error:
                     # The relay went away (or never answered): the message in flight may or may not
                     # have arrived; it is sent again on a new connection (at most one duplicate).
+                    record_last()
                     _relay_close(relay)
                     relay = None
                     failures += 1
@@ -205,13 +223,16 @@ def _deliveries_send(broadcast: Broadcast, scope: int, pending: list[_Pending]) 
                         break
                     continue
                 if 200 <= code < 300:
-                    recorder.sent(item.id, item.attempts, reply)
+                    unrecorded = functools.partial(recorder.sent, item.id, item.attempts, reply)
                 else:
-                    recorder.refused(item.id, item.attempts, code, reply)
+                    unrecorded = functools.partial(recorder.refused, item.id, item.attempts, code, reply)
                 index += 1
         finally:
-            _relay_close(relay)
-            recorder.close()
+            try:
+                record_last()
+            finally:
+                _relay_close(relay)
+                recorder.close()
         recorder.flush()
 
 
