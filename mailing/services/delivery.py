@@ -3,8 +3,9 @@
 - A batch renders and sends its deliveries over one reused SMTP connection.
 - Each delivery's outcome is marked (in Redis, reply awaited) after the relay's reply and before
   the next copy's content goes out (while the relay answers the next copy's envelope); the
-  batch's marks reach PostgreSQL in one UPDATE when it ends (mailing.services.delivery_marks). A worker killed mid-batch therefore re-sends at most the
-  message that was in flight: the batch's next run writes the dead run's marks first.
+  batch's marks reach PostgreSQL in one UPDATE when it ends (mailing.services.delivery_marks).
+  A worker killed mid-batch therefore re-sends at most the message that was in flight: the
+  batch's next run writes the dead run's marks first.
 - 2xx: SENT. 4xx: DEFERRED, retried with backoff until DELIVERY_RETRY_DEADLINE_SECONDS after the
   broadcast started, then FAILED. 5xx: FAILED, never retried (RFC 5321 §4.2.1).
 - The relay going away mid-batch: reconnect and go on; if it cannot be reached, the rest of the
