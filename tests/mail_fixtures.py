@@ -34,6 +34,17 @@ class CaptureHandler:
     messages: list[CapturedMail] = field(default_factory=list)
     rcpt_replies: dict[str, str] = field(default_factory=dict)
     condition: threading.Condition = field(default_factory=threading.Condition)
+    # Advertised like Postfix does, so the tests take the outbound path production takes (envelope
+    # pipelined, RFC 2920); aiosmtpd reads commands from a stream, so it serves pipelined input.
+    pipelining: bool = True
+
+    async def handle_EHLO(
+        self, server: SMTP, session: Session, envelope: Envelope, hostname: str, responses: list[str]
+    ) -> list[str]:
+        session.host_name = hostname
+        if self.pipelining:
+            return [responses[0], "250-PIPELINING", *responses[1:]]
+        return responses
 
     async def handle_RCPT(
         self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]

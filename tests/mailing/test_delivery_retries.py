@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import dramatiq
+import pytest
 from aiosmtpd.controller import Controller
 from django.utils import timezone
 
@@ -20,9 +21,11 @@ def addresses(prefix: str, count: int) -> list[str]:
     return [f"{unique(prefix)}@example.org" for _ in range(count)]
 
 
+@pytest.mark.parametrize("pipelining", [True, False], ids=["pipelining-relay", "relay-without-pipelining"])
 def test_temporary_failure_is_deferred_then_retried_and_permanent_failure_never_is(
-    committed_tenant, smtp_capture, dramatiq_worker, dramatiq_broker
+    committed_tenant, smtp_capture, dramatiq_worker, dramatiq_broker, pipelining
 ):
+    smtp_capture.handler.pipelining = pipelining
     mailing_list = mailing_list_make()
     ok, temporary, permanent = (member_make(mailing_list, address=a) for a in addresses("r", 3))
     smtp_capture.reply_to_recipient(temporary.address, "451 4.3.0 mailbox busy, try later")
