@@ -25,7 +25,7 @@ _DELIVERIES_CREATE_SQL = f"""
     INSERT INTO {Delivery._meta.db_table}
         (broadcast_id, member_id, address, token, status, attempts, last_response, updated_at)
     SELECT %s, m.id, m.address,
-           translate(encode(decode(replace(gen_random_uuid()::text, '-', ''), 'hex'), 'base64'), '+/=', '-_'),
+           translate(encode(uuid_send(gen_random_uuid()), 'base64'), '+/=', '-_'),
            %s, 0, '', now()
       FROM {Member._meta.db_table} m
      WHERE m.mailing_list_id = %s AND m.status = %s
