@@ -36,6 +36,26 @@ def _subject_tag_clean(tag: str) -> str:
     return person_name_clean(tag)[:64]
 
 
+def _routes_forget_on_commit(*local_parts: str) -> None:
+    """Drop the MX's cached routes for these list addresses (under every domain of the organization).
+
+    Without this a list created a moment ago stays refused until the cached "no such list" expires,
+    and a renamed or deleted list keeps receiving mail until its cached route does.
+    """
+    from django.db import connection
+
+    from mailing.selectors.routes import route_forget
+
+    domains = list(connection.tenant.domains.values_list("domain", flat=True))
+
+    def forget() -> None:
+        for domain in domains:
+            for local_part in local_parts:
+                route_forget(domain, local_part)
+
+    transaction.on_commit(forget)
+
+
 @transaction.atomic
 def list_create(
     *,
@@ -82,6 +102,7 @@ def list_create(
         mailing_list_id=mailing_list.pk,
         after=snapshot(mailing_list, LIST_FIELDS) | {"admin": admin.user.get_username(), "sender": sender.address},
     )
+    _routes_forget_on_commit(mailing_list.local_part)
     return mailing_list
 
 
@@ -119,6 +140,7 @@ def list_update(
         before=before,
         after=snapshot(mailing_list, LIST_FIELDS),
     )
+    _routes_forget_on_commit(before["local_part"], mailing_list.local_part)
     return mailing_list
 
 
@@ -129,6 +151,7 @@ def list_delete(*, mailing_list: MailingList, confirmation: str, actor: Any = No
         raise MailingUserError(_("Type the list address exactly to confirm the deletion."))
     before = snapshot(mailing_list, LIST_FIELDS) | {"members": mailing_list.members.count()}
     audit_record(actor=actor, action="list.delete", obj=mailing_list, mailing_list_id=mailing_list.pk, before=before)
+    local_part = mailing_list.local_part
     try:
         with transaction.atomic():
             mailing_list.delete()
@@ -136,3 +159,4 @@ def list_delete(*, mailing_list: MailingList, confirmation: str, actor: Any = No
         raise MailingUserError(
             _("This list has a send history and cannot be deleted; remove its members instead.")
         ) from error
+    _routes_forget_on_commit(local_part)

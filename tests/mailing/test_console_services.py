@@ -254,3 +254,24 @@ def test_csv_export_has_bom_and_neutralises_formulas():
     assert text.startswith("\ufeffaddress,name,status")
     assert "'=HYPERLINK(1)" in text
     assert "b@example.com,山田,active,console," in text
+
+
+def test_list_create_rename_and_delete_update_the_mx_routes_at_once(django_capture_on_commit_callbacks):
+    from mailing.selectors.routes import route_resolve
+
+    owner = user_make(is_owner=True)
+    first, second = unique("route"), unique("route")
+    assert route_resolve(f"{first}@test.localhost") is None  # "no such list" is now cached
+    with django_capture_on_commit_callbacks(execute=True):
+        created = lists.list_create(name="R", local_part=first, admin_user=owner, sender_address="s@example.com")
+    assert route_resolve(f"{first}@test.localhost").mailing_list_id == created.pk
+
+    assert route_resolve(f"{second}@test.localhost") is None
+    with django_capture_on_commit_callbacks(execute=True):
+        lists.list_update(mailing_list=created, name="R", local_part=second)
+    assert route_resolve(f"{second}@test.localhost").mailing_list_id == created.pk
+    assert route_resolve(f"{first}@test.localhost") is None  # the old address is refused at once
+
+    with django_capture_on_commit_callbacks(execute=True):
+        lists.list_delete(mailing_list=created, confirmation=second)
+    assert route_resolve(f"{second}@test.localhost") is None
