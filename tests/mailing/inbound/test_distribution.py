@@ -10,7 +10,6 @@ import email
 import email.policy
 from collections import Counter
 
-import pytest
 from django.test import Client
 
 from mailing.models import Broadcast, InboundMessage, Member
@@ -19,8 +18,6 @@ from mailing.signed_links import link_token_make
 from tests.conftest import tenant_host
 from tests.factories import mailing_list_make, member_make, sender_make, unique
 from tests.inbound_support import dkim_key_make, mail_make, worker_drain
-
-pytest.importorskip("mailing.services.broadcasts", reason="the outbound half (broadcast_create_for_mail) is not merged")
 
 
 def _copies_by_recipient(captured) -> Counter:
