@@ -191,6 +191,9 @@ class Broadcast(models.Model):
     # Fan-out plan: the first Delivery id of each batch, then one past the last id. Batch i sends
     # the deliveries with batch_bounds[i] <= id < batch_bounds[i + 1] (mailing.services.delivery).
     batch_bounds = models.JSONField(default=list, blank=True)
+    # Planning in two steps (mailing.services.broadcasts): None once every active member has a
+    # delivery; otherwise the members with a greater id are still to get theirs.
+    plan_resume_member_id = models.BigIntegerField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)

@@ -6,12 +6,23 @@ optional `user:password@` for AUTH. In development the URL points at the local m
 
 from __future__ import annotations
 
+import re
 import smtplib
 import ssl
 from dataclasses import dataclass
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from django.conf import settings
+
+_LEADING_DOT = re.compile(rb"^\.", re.MULTILINE)
+
+
+def data_terminated(data: bytes) -> bytes:
+    """DATA content (CRLF lines) with dot-stuffing (RFC 5321 §4.5.2) and the terminating `.` line."""
+    stuffed = _LEADING_DOT.sub(b"..", data)
+    if stuffed and not stuffed.endswith(b"\r\n"):
+        stuffed += b"\r\n"
+    return stuffed + b".\r\n"
 
 
 @dataclass(frozen=True)

@@ -272,3 +272,6 @@ DRAMATIQ_MAINTENANCE_CHANCE = int(os.environ.get("DRAMATIQ_MAINTENANCE_CHANCE", 
 # A sending broadcast none of whose deliveries changed this long lost its batch chain (e.g. Redis down
 # at commit); the retry job enqueues its queued batches again (locks and SENT marks: no double send).
 FANOUT_STALL_SECONDS = int(os.environ.get("FANOUT_STALL_SECONDS", "600"))
+# The second step of a fan-out's plan (deliveries beyond the first window) takes well under a second
+# for 100,000 members; one not done this long after the broadcast started lost its job: run again.
+FANOUT_PLAN_STALL_SECONDS = int(os.environ.get("FANOUT_PLAN_STALL_SECONDS", "60"))

@@ -26,7 +26,10 @@ class Recipient:
 class RenderedMessage:
     envelope_from: str
     envelope_to: str  # in wire form (quoted local part where needed)
-    data: bytes  # CRLF line endings, ready for SMTP DATA
+    data: bytes  # CRLF line endings
+    # `data` as SMTP DATA carries it (dot-stuffed, ending with the "." line), when the renderer made it
+    # from parts it prepared once per broadcast; None: the sender derives it (mailing.smtp.data_terminated).
+    wire: bytes | None = None
 
 
 class BroadcastRenderer(Protocol):

@@ -1,8 +1,13 @@
 """Writes for broadcasts: one distribution of content to a list's active members (F1, F7, F8).
 
-A broadcast gets one Delivery row per active member, made in one INSERT ... SELECT (fast for 100,000
-members), and a fan-out plan (`batch_bounds`). After commit the first FANOUT_WINDOW batches are
-enqueued; each finished batch enqueues the next (docs/adr/0002-fanout-and-delivery.md).
+A broadcast gets one Delivery row per active member, made by INSERT ... SELECT, and a fan-out plan
+(`batch_bounds`), in two steps so that the first copies do not wait for the whole list's rows
+(docs/adr/0002-fanout-and-delivery.md, "Planning"):
+1. in the caller's transaction (inbound processing, or later the console), the deliveries of the
+   first FANOUT_WINDOW batches; after commit those batches are enqueued, and
+2. a `broadcast_plan_rest` job makes the rest in one statement and enqueues the next window.
+Each batch enqueues the batch FANOUT_WINDOW places later. A lost step 2 (crash, broker down) is found
+by the retry job (`plan_resume_member_id` still set) and run again; it is idempotent.
 """
 
 from __future__ import annotations
@@ -28,9 +33,10 @@ _DELIVERIES_CREATE_SQL = f"""
            translate(encode(uuid_send(gen_random_uuid()), 'base64'), '+/=', '-_'),
            %s, 0, '', now()
       FROM {Member._meta.db_table} m
-     WHERE m.mailing_list_id = %s AND m.status = %s
+     WHERE m.mailing_list_id = %s AND m.status = %s AND m.id > %s
      ORDER BY m.id
-    RETURNING id
+     LIMIT %s
+    RETURNING id, member_id
 """
 
 
@@ -45,13 +51,23 @@ def subject_of(raw: bytes) -> str:
         return ""
 
 
-def _deliveries_create(broadcast: Broadcast) -> list[int]:
+def _deliveries_create(broadcast: Broadcast, *, after_member_id: int, limit: int | None) -> tuple[list[int], int]:
+    """Deliveries for the active members with id > after_member_id (at most `limit`, in member order):
+    (their ids, sorted; the greatest member id among them, or after_member_id if none)."""
     with connection.cursor() as cursor:
         cursor.execute(
             _DELIVERIES_CREATE_SQL,
-            [broadcast.id, Delivery.Status.QUEUED, broadcast.mailing_list_id, Member.Status.ACTIVE],
+            [
+                broadcast.id,
+                Delivery.Status.QUEUED,
+                broadcast.mailing_list_id,
+                Member.Status.ACTIVE,
+                after_member_id,
+                limit,  # NULL: no limit
+            ],
         )
-        return sorted(row[0] for row in cursor.fetchall())
+        rows = cursor.fetchall()
+    return sorted(row[0] for row in rows), max((row[1] for row in rows), default=after_member_id)
 
 
 def _fanout_plan(delivery_ids: list[int], batch_size: int) -> list[int]:
@@ -62,28 +78,75 @@ def _fanout_plan(delivery_ids: list[int], batch_size: int) -> list[int]:
 
 @transaction.atomic
 def broadcast_deliveries_plan(*, broadcast: Broadcast) -> Broadcast:
-    """Make the broadcast's deliveries (one per active member) and its batches; enqueue after commit."""
-    delivery_ids = _deliveries_create(broadcast)
+    """Step 1: the deliveries of the first FANOUT_WINDOW batches and their plan; after commit those
+    batches are enqueued, and step 2 (`broadcast_plan_rest`) when the list has more active members."""
+    head = settings.FANOUT_WINDOW * settings.FANOUT_BATCH_SIZE
+    delivery_ids, last_member_id = _deliveries_create(broadcast, after_member_id=0, limit=head)
     broadcast.batch_bounds = _fanout_plan(delivery_ids, settings.FANOUT_BATCH_SIZE)
     broadcast.recipient_count = len(delivery_ids)
+    broadcast.plan_resume_member_id = last_member_id if len(delivery_ids) == head else None
     broadcast.started_at = timezone.now()
     if not delivery_ids:
         broadcast.state = Broadcast.State.SENT
         broadcast.finished_at = broadcast.started_at
-    broadcast.save(update_fields=["batch_bounds", "recipient_count", "started_at", "state", "finished_at"])
+    broadcast.save(
+        update_fields=[
+            "batch_bounds",
+            "recipient_count",
+            "plan_resume_member_id",
+            "started_at",
+            "state",
+            "finished_at",
+        ]
+    )
     if delivery_ids:
         schema_name = connection.schema_name
         broadcast_id = broadcast.id
         batch_count = len(broadcast.batch_bounds) - 1
-        transaction.on_commit(lambda: broadcast_fanout_enqueue(schema_name, broadcast_id, batch_count))
+        rest = broadcast.plan_resume_member_id is not None
+        transaction.on_commit(lambda: _fanout_enqueue(schema_name, broadcast_id, 0, batch_count, plan_rest=rest))
     return broadcast
 
 
-def broadcast_fanout_enqueue(schema_name: str, broadcast_id: int, batch_count: int) -> None:
-    """Put the first FANOUT_WINDOW batches in the queue (the rest follow as batches finish)."""
+def broadcast_plan_rest(*, broadcast_id: int) -> int:
+    """Step 2: deliveries for the remaining active members, appended to the plan in one transaction;
+    after commit the window after the first is enqueued. Returns the number of deliveries made."""
+    with transaction.atomic():
+        broadcast = Broadcast.objects.select_for_update().filter(id=broadcast_id).first()
+        if broadcast is None or broadcast.plan_resume_member_id is None or broadcast.state != Broadcast.State.SENDING:
+            return 0
+        delivery_ids, _ = _deliveries_create(broadcast, after_member_id=broadcast.plan_resume_member_id, limit=None)
+        first_new = len(broadcast.batch_bounds) - 1
+        if delivery_ids:
+            # New ids are greater than every id planned before (one sequence): the plan continues
+            # from the old end bound, which becomes the start of the first new batch.
+            broadcast.batch_bounds = broadcast.batch_bounds + _fanout_plan(delivery_ids, settings.FANOUT_BATCH_SIZE)[1:]
+        broadcast.recipient_count += len(delivery_ids)
+        broadcast.plan_resume_member_id = None
+        broadcast.save(update_fields=["batch_bounds", "recipient_count", "plan_resume_member_id"])
+        if delivery_ids:
+            schema_name = connection.schema_name
+            batch_count = len(broadcast.batch_bounds) - 1
+            # The first window's batches may have started before this plan existed and then could not
+            # enqueue their successors: the next window is enqueued here. A successor enqueued twice
+            # runs once (batch lock; a run that finds its batch sent stops the chain).
+            transaction.on_commit(
+                lambda: _fanout_enqueue(schema_name, broadcast_id, first_new, batch_count, plan_rest=False)
+            )
+    if not delivery_ids:
+        broadcast_finish_if_done(broadcast_id=broadcast_id)
+    return len(delivery_ids)
+
+
+def _fanout_enqueue(schema_name: str, broadcast_id: int, first: int, batch_count: int, *, plan_rest: bool) -> None:
+    """Put FANOUT_WINDOW batches from `first` in the queue (each enqueues its successor), and step 2 of
+    the plan first when it is still to be done (its own queue: it does not wait behind batches)."""
+    from mailing.tasks.delivery import broadcast_plan_rest as plan_rest_actor
     from mailing.tasks.delivery import delivery_batch_send
 
-    for batch_index in range(min(settings.FANOUT_WINDOW, batch_count)):
+    if plan_rest:
+        plan_rest_actor.send(schema_name, broadcast_id)
+    for batch_index in range(first, min(first + settings.FANOUT_WINDOW, batch_count)):
         delivery_batch_send.send(schema_name, broadcast_id, batch_index)
 
 
@@ -116,7 +179,7 @@ def broadcast_finish_if_done(*, broadcast_id: int) -> bool:
         cursor.execute(
             f"""
             UPDATE {Broadcast._meta.db_table} SET state = %s, finished_at = now()
-             WHERE id = %s AND state = %s
+             WHERE id = %s AND state = %s AND plan_resume_member_id IS NULL
                AND NOT EXISTS (SELECT 1 FROM {Delivery._meta.db_table}
                                 WHERE broadcast_id = %s AND status IN (%s, %s))
             """,

@@ -18,7 +18,6 @@ import bisect
 import contextlib
 import functools
 import logging
-import re
 import smtplib
 import threading
 from collections import OrderedDict
@@ -36,12 +35,11 @@ from mailing.rendering import BroadcastRenderer, ListContext, Recipient, Rendere
 from mailing.rendering.headers import UnusableAddressError
 from mailing.services.broadcasts import broadcast_finish_if_done
 from mailing.services.delivery_marks import Recorder, marks_flush, recording_cursor, retry_backoff  # noqa: F401
-from mailing.smtp import relay_connect
+from mailing.smtp import data_terminated, relay_connect
 
 logger = logging.getLogger(__name__)
 
 RECONNECTS_PER_BATCH = 3
-_LEADING_DOT = re.compile(rb"^\.", re.MULTILINE)
 RETRY_LOCK_KEY = -1  # batch indexes are >= 0
 
 
@@ -113,14 +111,6 @@ def _closing(code: int, reply: bytes | str) -> None:
         raise smtplib.SMTPServerDisconnected(_reply_text(code, reply))
 
 
-def _data_terminated(data: bytes) -> bytes:
-    """DATA content with dot-stuffing (RFC 5321 §4.5.2) and the terminating `.` line."""
-    stuffed = _LEADING_DOT.sub(b"..", data)
-    if not stuffed.endswith(b"\r\n"):
-        stuffed += b"\r\n"
-    return stuffed + b".\r\n"
-
-
 def _transmit(relay: smtplib.SMTP, message: RenderedMessage, before_content: Callable[[], None]) -> tuple[int, str]:
     """One MAIL/RCPT/DATA transaction; returns the deciding reply. Connection errors propagate.
 
@@ -154,7 +144,7 @@ def _transmit(relay: smtplib.SMTP, message: RenderedMessage, before_content: Cal
             relay.send(b".\r\n")
             relay.getreply()
         else:
-            relay.send(_data_terminated(message.data))
+            relay.send(message.wire if message.wire is not None else data_terminated(message.data))
             code, reply = relay.getreply()
             _closing(code, reply)
             return code, _reply_text(code, reply)
@@ -284,14 +274,6 @@ def delivery_batch_send(*, broadcast_id: int, batch_index: int) -> None:
     with _batch_lock(broadcast_id, batch_index) as acquired:
         if not acquired:
             return  # another run of this batch is sending it and has enqueued the next
-        # The next batch goes into the queue now, not when this one ends, so the worker has prefetched
-        # it by then (no idle poll between links of the chain). Skipped if it was sent already (this
-        # batch is running again after a crash and the chain went on without it).
-        following = batch_index + settings.FANOUT_WINDOW
-        if following + 1 < len(bounds) and _batch_has_queued(broadcast_id, bounds, following):
-            from mailing.tasks.delivery import delivery_batch_send as batch_actor
-
-            batch_actor.send(connection.schema_name, broadcast_id, following)
         # A previous run of this batch that died left its marks in Redis: written first, so what
         # it sent is not selected again.
         marks_flush(broadcast_id=broadcast_id, scope=batch_index)
@@ -303,6 +285,16 @@ def delivery_batch_send(*, broadcast_id: int, batch_index: int) -> None:
                 status=Delivery.Status.QUEUED,
             )
         )
+        # The next batch goes into the queue now, not when this one ends, so the worker has prefetched
+        # it by then (no idle poll between links of the chain). Not by a run that finds its batch
+        # sent already: the run that sent it enqueued the successor (so a batch enqueued twice, by the
+        # plan's second step and its predecessor, does not double the rest of the chain); nor when
+        # the successor was sent already (the chain went on without this batch after a crash).
+        following = batch_index + settings.FANOUT_WINDOW
+        if pending and following + 1 < len(bounds) and _batch_has_queued(broadcast_id, bounds, following):
+            from mailing.tasks.delivery import delivery_batch_send as batch_actor
+
+            batch_actor.send(connection.schema_name, broadcast_id, following)
         _deliveries_send(broadcast, batch_index, pending)
     broadcast_finish_if_done(broadcast_id=broadcast_id)
 
@@ -328,6 +320,7 @@ def delivery_retry_send(*, broadcast_id: int) -> None:
 def deliveries_retry_enqueue_due_in_schema(*, schema_name: str) -> int:
     """Enqueue retries of due deferred deliveries, and batches whose queued deliveries stalled
     (their enqueue was lost, e.g. Redis was down at commit). Returns the number of jobs enqueued."""
+    from mailing.tasks.delivery import broadcast_plan_rest as plan_rest_actor
     from mailing.tasks.delivery import delivery_batch_send as batch_actor
     from mailing.tasks.delivery import delivery_retry_send as retry_actor
 
@@ -340,6 +333,14 @@ def deliveries_retry_enqueue_due_in_schema(*, schema_name: str) -> int:
     )
     for broadcast_id in due:
         retry_actor.send(schema_name, broadcast_id)
+        enqueued += 1
+    # Step 2 of a plan whose job was lost (the broker was down at commit, or a worker died in it).
+    plan_stalled_before = now - timedelta(seconds=settings.FANOUT_PLAN_STALL_SECONDS)
+    unplanned = Broadcast.objects.filter(
+        state=Broadcast.State.SENDING, plan_resume_member_id__isnull=False, started_at__lt=plan_stalled_before
+    ).values_list("id", flat=True)
+    for broadcast_id in unplanned:
+        plan_rest_actor.send(schema_name, broadcast_id)
         enqueued += 1
     # Stalled: a sending broadcast with queued deliveries none of whose deliveries changed for
     # FANOUT_STALL_SECONDS. (A queued delivery of a long fan-out may wait its turn for longer; the

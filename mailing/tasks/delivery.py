@@ -1,4 +1,4 @@
-"""Actors of the outbound path: fan-out batches and retries of deferred deliveries."""
+"""Actors of the outbound path: planning the rest of a fan-out, its batches, retries of deferred deliveries."""
 
 from __future__ import annotations
 
@@ -17,6 +17,14 @@ BATCH_TIME_LIMIT_MS = 30 * 60 * 1000
 def delivery_batch_send(schema_name: str, broadcast_id: int, batch_index: int) -> None:
     with tenant_context(schema_name):
         delivery.delivery_batch_send(broadcast_id=broadcast_id, batch_index=batch_index)
+
+
+@dramatiq.actor(queue_name="fanout_plan", max_retries=10, min_backoff=1_000, time_limit=10 * 60 * 1000)
+def broadcast_plan_rest(schema_name: str, broadcast_id: int) -> None:
+    from mailing.services.broadcasts import broadcast_plan_rest as plan_rest
+
+    with tenant_context(schema_name):
+        plan_rest(broadcast_id=broadcast_id)
 
 
 @dramatiq.actor(queue_name="delivery", max_retries=3, min_backoff=5_000, time_limit=BATCH_TIME_LIMIT_MS)
