@@ -21,12 +21,12 @@ the same marks twice (a crash between the UPDATE and the DEL) changes nothing.
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import threading
 import time
 from collections.abc import Iterator
 from datetime import datetime, timedelta
+from json.encoder import encode_basestring_ascii
 
 import psycopg
 import redis
@@ -82,10 +82,6 @@ def _names() -> dict[str, str]:
     return {"schema": connection.schema_name, "table": Delivery._meta.db_table}
 
 
-def _epoch(value: datetime | None) -> float | None:
-    return value.timestamp() if value is not None else None
-
-
 def marks_flush(*, broadcast_id: int, scope: int) -> int:
     """Write the recorded marks of (broadcast, scope) to PostgreSQL in one UPDATE, then forget them.
     Returns the number of marks written. Must run outside a transaction (the UPDATE commits)."""
@@ -121,6 +117,8 @@ class Recorder:
         self.marked_in_redis = False
         self.connection = None
         self.redis_failed = False  # once Redis fails, the rest of the batch goes to PostgreSQL directly
+        key = self.key.encode()
+        self.hset_prefix = b"*4\r\n$4\r\nHSET\r\n$%d\r\n%s\r\n" % (len(key), key)  # RESP, packed once
         start = broadcast.started_at or broadcast.created_at
         self.deadline = start + timedelta(seconds=settings.DELIVERY_RETRY_DEADLINE_SECONDS)
 
@@ -132,14 +130,19 @@ class Recorder:
         return self.connection
 
     def _mark(self, delivery_id: int, status: str, attempts: int, response: str, next_at: datetime | None) -> None:
-        value = json.dumps([status, attempts, response, _epoch(next_at), time.time()])
+        # The JSON array [status, attempts, response, next attempt, when] that marks_flush sends on,
+        # composed directly (json.dumps of the list cost more than the Redis round trip's CPU).
+        next_epoch = "null" if next_at is None else repr(next_at.timestamp())
+        value = f'["{status}",{attempts:d},{encode_basestring_ascii(response)},{next_epoch},{time.time()!r}]'.encode()
         if self.redis_failed:
             self._direct(delivery_id, status, attempts, response, next_at)
             return
         try:
             connection_ = self._redis_connection()
             if self.expiry_set:
-                connection_.send_command("HSET", self.key, delivery_id, value)
+                field = b"%d" % delivery_id
+                packed = b"%s$%d\r\n%s\r\n$%d\r\n%s\r\n" % (self.hset_prefix, len(field), field, len(value), value)
+                connection_.send_packed_command([packed], check_health=False)
                 connection_.read_response()
             else:
                 connection_.send_packed_command(
