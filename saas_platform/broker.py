@@ -30,6 +30,26 @@ class DatabaseConnectionMiddleware(dramatiq.Middleware):
         connections.close_all()
 
 
+class PlatformRedisBroker(RedisBroker):
+    """Redis broker whose consumers poll their queue at a pace set per queue.
+
+    dramatiq's Redis consumers poll (no blocking pop): an idle consumer waits up to its timeout
+    between polls, and dramatiq gives every queue the worker's timeout (which also wakes every idle
+    worker thread as often). The queues a post waits on (inbound, planning, delivery) are polled at
+    most every DRAMATIQ_PROMPT_POLL_MS, so its first copies leave within a few hundred ms; every other
+    queue (notices, console jobs, the delay queues of retries) at most every DRAMATIQ_IDLE_POLL_MS,
+    and the worker's own timeout stays dramatiq's 1 s. Two idle worker processes (2 x 4 threads)
+    used 113 ms of CPU per second with everything at 100 ms, 16 ms/s with everything at 1 s.
+    """
+
+    def consume(self, queue_name: str, prefetch: int = 1, timeout: int = 5000):
+        if queue_name in settings.DRAMATIQ_PROMPT_QUEUES:
+            timeout = settings.DRAMATIQ_PROMPT_POLL_MS
+        else:
+            timeout = max(timeout, settings.DRAMATIQ_IDLE_POLL_MS)
+        return super().consume(queue_name, prefetch, timeout)
+
+
 _configured = False
 
 
@@ -39,7 +59,7 @@ def broker_setup() -> dramatiq.Broker:
         return dramatiq.get_broker()
     # A worker silent for heartbeat_timeout is considered dead and its unacknowledged messages go
     # back to the queue at the next maintenance run (one command in a million/maintenance_chance).
-    broker = RedisBroker(
+    broker = PlatformRedisBroker(
         url=settings.REDIS_URL,
         namespace=f"{settings.DRAMATIQ_QUEUE_PREFIX}dramatiq",
         heartbeat_timeout=settings.DRAMATIQ_HEARTBEAT_TIMEOUT_MS,

@@ -268,6 +268,11 @@ SCHEDULER_JOBS.append(("mailing.services.delivery.deliveries_retry_enqueue_due",
 # How long the Redis broker waits for a silent worker before giving its unacknowledged messages to
 # another (dramatiq's default is 60 s). Tests that kill a worker use a few seconds.
 DRAMATIQ_HEARTBEAT_TIMEOUT_MS = int(os.environ.get("DRAMATIQ_HEARTBEAT_TIMEOUT_MS", "60000"))
+# How often an idle worker polls each queue (saas_platform.broker.PlatformRedisBroker): the queues a
+# post waits on every DRAMATIQ_PROMPT_POLL_MS, the others every DRAMATIQ_IDLE_POLL_MS.
+DRAMATIQ_PROMPT_QUEUES = frozenset({"inbound", "fanout_plan", "delivery"})
+DRAMATIQ_PROMPT_POLL_MS = int(os.environ.get("DRAMATIQ_PROMPT_POLL_MS", "50" if TESTING else "100"))
+DRAMATIQ_IDLE_POLL_MS = int(os.environ.get("DRAMATIQ_IDLE_POLL_MS", "50" if TESTING else "1000"))
 DRAMATIQ_MAINTENANCE_CHANCE = int(os.environ.get("DRAMATIQ_MAINTENANCE_CHANCE", "1000"))  # per million commands
 # A sending broadcast none of whose deliveries changed this long lost its batch chain (e.g. Redis down
 # at commit); the retry job enqueues its queued batches again (locks and SENT marks: no double send).
