@@ -33,6 +33,7 @@ class CaptureHandler:
 
     messages: list[CapturedMail] = field(default_factory=list)
     rcpt_replies: dict[str, str] = field(default_factory=dict)
+    data_replies: dict[str, str] = field(default_factory=dict)  # the reply to the final "." instead of 250
     condition: threading.Condition = field(default_factory=threading.Condition)
     # Advertised like Postfix does, so the tests take the outbound path production takes (envelope
     # pipelined, RFC 2920); aiosmtpd reads commands from a stream, so it serves pipelined input.
@@ -56,6 +57,9 @@ class CaptureHandler:
         return "250 2.1.5 OK"
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        for address in envelope.rcpt_tos:
+            if address.lower() in self.data_replies:
+                return self.data_replies[address.lower()]
         with self.condition:
             self.messages.append(CapturedMail(envelope.mail_from, list(envelope.rcpt_tos), envelope.original_content))
             self.condition.notify_all()

@@ -190,65 +190,171 @@ def _relay_close(relay: smtplib.SMTP | None) -> None:
         relay.close()
 
 
+def _envelope(message: RenderedMessage) -> bytes:
+    return f"MAIL FROM:<{message.envelope_from}>\r\nRCPT TO:<{message.envelope_to}>\r\nDATA\r\n".encode()
+
+
+def _wire(message: RenderedMessage) -> bytes:
+    return message.wire if message.wire is not None else data_terminated(message.data)
+
+
+_UNUSABLE = "553 5.1.3 unusable address (not sent)"
+
+
+class _BatchSender:
+    """Sends one batch's copies over one reused connection (reconnecting when it drops) and records
+    each outcome (Recorder: a Redis mark, reply awaited) before the next copy's content goes out.
+
+    `index` is the first copy whose outcome is not recorded yet: after a dropped connection the batch
+    resumes there, so the copy in flight is sent again (at most one duplicate) and nothing is skipped.
+    """
+
+    def __init__(self, renderer: BroadcastRenderer, pending: list[_Pending], recorder: Recorder) -> None:
+        self.renderer = renderer
+        self.pending = pending
+        self.recorder = recorder
+        self.relay: smtplib.SMTP | None = None
+        self.index = 0
+        self.unrecorded: Callable[[], None] | None = None  # the last copy's outcome, not yet marked
+
+    def run(self) -> None:
+        failures = 0
+        while self.index < len(self.pending):
+            try:
+                if self.relay is None:
+                    self.relay = relay_connect()
+                    self.relay.ehlo_or_helo_if_needed()
+                if self.relay.has_extn("pipelining"):
+                    self._stream()
+                else:
+                    self._one()
+            except (smtplib.SMTPException, OSError) as error:
+                # The relay went away (or never answered): the message in flight may or may not have
+                # arrived; it is sent again on a new connection (at most one duplicate).
+                self.record_last()
+                _relay_close(self.relay)
+                self.relay = None
+                failures += 1
+                if failures > RECONNECTS_PER_BATCH:
+                    logger.warning("relay unreachable; deferring the rest of the batch", exc_info=True)
+                    for rest in self.pending[self.index :]:
+                        self.recorder.temporary(rest.id, rest.attempts, f"451 relay unreachable: {error}"[:1000])
+                    return
+
+    def close(self) -> None:
+        try:
+            self.record_last()
+        finally:
+            _relay_close(self.relay)
+            self.relay = None
+
+    def record_last(self) -> None:
+        if self.unrecorded is not None:
+            record, self.unrecorded = self.unrecorded, None
+            record()
+
+    def _record(self, position: int, code: int, reply: str) -> None:
+        item = self.pending[position]
+        if 200 <= code < 300:
+            self.recorder.sent(item.id, item.attempts, reply)
+        else:
+            self.recorder.refused(item.id, item.attempts, code, reply)
+
+    def _render_from(self, position: int) -> tuple[int, RenderedMessage | None]:
+        """The first copy from `position` on that can be rendered (unusable addresses are recorded
+        as failed on the way); (len(pending), None) when there is none."""
+        while position < len(self.pending):
+            item = self.pending[position]
+            try:
+                return position, self.renderer.render(Recipient(address=item.address, name=item.name, token=item.token))
+            except UnusableAddressError:
+                self.recorder.failed(item.id, item.attempts, _UNUSABLE)
+                position += 1
+        return position, None
+
+    def _one(self) -> None:
+        """One copy, one command at a time (a relay without PIPELINING)."""
+        item = self.pending[self.index]
+        try:
+            message = self.renderer.render(Recipient(address=item.address, name=item.name, token=item.token))
+        except UnusableAddressError:
+            self.record_last()
+            self.recorder.failed(item.id, item.attempts, _UNUSABLE)
+            self.index += 1
+            return
+        code, reply = _transmit(self.relay, message, self.record_last)
+        if 200 <= code < 300:
+            self.unrecorded = functools.partial(self.recorder.sent, item.id, item.attempts, reply)
+        else:
+            self.unrecorded = functools.partial(self.recorder.refused, item.id, item.attempts, code, reply)
+        self.index += 1
+
+    def _stream(self) -> None:
+        """The rest of the batch over a PIPELINING relay (RFC 2920), one write and one read per copy.
+
+        A copy's content goes out in the same write as the next copy's MAIL, RCPT and DATA (message
+        content may start a command group, §3.1). The copy's outcome (the reply to its ".") is
+        recorded while the relay reads that envelope, and before the next copy's content is sent:
+        the promise of one in-flight copy at most holds, at half the system calls of a write for the
+        envelope and another for the content (measured on loopback: 66-73 -> 30-35 µs of CPU).
+        """
+        relay = self.relay
+        position, message = self._render_from(self.index)
+        if message is None:
+            self.index = position
+            return
+        relay.sock.sendall(_envelope(message))
+        while True:
+            replies = [_reply(relay), _reply(relay), _reply(relay)]
+            for code, reply in replies:
+                _closing(code, reply)
+            (mail_code, _), (rcpt_code, _), (data_code, _) = replies
+            if data_code != 354 or mail_code != 250 or rcpt_code not in (250, 251):
+                if data_code == 354:  # cannot happen with a correct server: end the empty message
+                    relay.sock.sendall(b".\r\n")
+                    _reply(relay)
+                relay.rset()
+                code, reply = next(
+                    ((code, reply) for code, reply in replies if code >= 300 and code != 354), replies[2]
+                )
+                self._record(position, code, _reply_text(code, reply))
+                self.index = position + 1
+                position, message = self._render_from(position + 1)
+                if message is None:
+                    self.index = position
+                    return
+                relay.sock.sendall(_envelope(message))
+                continue
+            next_position, next_message = self._render_from(position + 1)
+            if next_message is None:
+                relay.sock.sendall(_wire(message))
+            else:
+                relay.sock.sendall(_wire(message) + _envelope(next_message))
+            code, reply = _reply(relay)
+            _closing(code, reply)
+            self._record(position, code, _reply_text(code, reply))
+            self.index = position + 1
+            if next_message is None:
+                self.index = next_position
+                return
+            position, message = next_position, next_message
+
+
 def _deliveries_send(broadcast: Broadcast, scope: int, pending: list[_Pending]) -> None:
-    """Send `pending` over one reused connection; each outcome is marked (Redis) before the next
-    copy's content goes out, and the marks are written to PostgreSQL when the batch ends
-    (delivery_marks). A copy's mark is recorded while the relay answers the next copy's envelope
-    (_transmit): one round trip per copy fewer, same promise."""
+    """Send `pending` over one reused connection (_BatchSender); the marks are written to
+    PostgreSQL when the batch ends (delivery_marks)."""
     if not pending:
         return
     renderer = renderer_cache.get(broadcast)
-    relay: smtplib.SMTP | None = None
-    failures = 0
-    index = 0
-    unrecorded: Callable[[], None] | None = None  # the last copy's outcome, not yet marked
-
-    def record_last() -> None:
-        nonlocal unrecorded
-        if unrecorded is not None:
-            record, unrecorded = unrecorded, None
-            record()
-
     with recording_cursor() as cursor:
         recorder = Recorder(broadcast, scope, cursor)
+        sender = _BatchSender(renderer, pending, recorder)
         try:
-            while index < len(pending):
-                item = pending[index]
-                try:
-                    if relay is None:
-                        relay = relay_connect()
-                        relay.ehlo_or_helo_if_needed()
-                    try:
-                        message = renderer.render(Recipient(address=item.address, name=item.name, token=item.token))
-                    except UnusableAddressError:
-                        record_last()
-                        recorder.failed(item.id, item.attempts, "553 5.1.3 unusable address (not sent)")
-                        index += 1
-                        continue
-                    code, reply = _transmit(relay, message, record_last)
-                except (smtplib.SMTPException, OSError) as error:
-                    # The relay went away (or never answered): the message in flight may or may not
-                    # have arrived; it is sent again on a new connection (at most one duplicate).
-                    record_last()
-                    _relay_close(relay)
-                    relay = None
-                    failures += 1
-                    if failures > RECONNECTS_PER_BATCH:
-                        logger.warning("relay unreachable; deferring the rest of the batch", exc_info=True)
-                        for rest in pending[index:]:
-                            recorder.temporary(rest.id, rest.attempts, f"451 relay unreachable: {error}"[:1000])
-                        break
-                    continue
-                if 200 <= code < 300:
-                    unrecorded = functools.partial(recorder.sent, item.id, item.attempts, reply)
-                else:
-                    unrecorded = functools.partial(recorder.refused, item.id, item.attempts, code, reply)
-                index += 1
+            sender.run()
         finally:
             try:
-                record_last()
+                sender.close()
             finally:
-                _relay_close(relay)
                 recorder.close()
         recorder.flush()
 

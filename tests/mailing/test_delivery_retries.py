@@ -10,7 +10,7 @@ import pytest
 from aiosmtpd.controller import Controller
 from django.utils import timezone
 
-from mailing.models import Broadcast, Delivery
+from mailing.models import Broadcast, Delivery, Member
 from mailing.services.delivery import deliveries_retry_enqueue_due, deliveries_retry_enqueue_due_in_schema
 from tests.factories import mailing_list_make, member_make, unique
 from tests.factories.outbound import eml, mail_broadcast_make
@@ -175,3 +175,47 @@ def test_long_fanout_still_making_progress_is_not_taken_for_stalled(committed_te
     Delivery.objects.filter(id__in=[d.id for d in rest]).update(updated_at=an_hour_ago)  # waiting their turn
     Delivery.objects.filter(id=first.id).update(status=Delivery.Status.SENT)  # sent just now
     assert deliveries_retry_enqueue_due_in_schema(schema_name=committed_tenant.schema_name) == 0
+
+
+@pytest.mark.parametrize("pipelining", [True, False], ids=["pipelining-relay", "relay-without-pipelining"])
+def test_unusable_address_in_a_batch_fails_alone_and_the_others_are_sent(
+    committed_tenant, smtp_capture, dramatiq_worker, dramatiq_broker, pipelining
+):
+    smtp_capture.handler.pipelining = pipelining
+    mailing_list = mailing_list_make()
+    members = [member_make(mailing_list, address=a) for a in addresses("unusable", 5)]
+    # Rows that skipped validation (an import, raw SQL): first, in the middle and last of the batch.
+    for member in (members[0], members[2], members[4]):
+        Member.objects.filter(id=member.id).update(address=member.address.replace("@", " x@"))
+    broadcast = mail_broadcast_make(mailing_list, raw=eml("post_minimal_no_date.eml"))
+    captured = smtp_capture.wait_for(2)
+    dramatiq_broker.join("delivery", timeout=20_000)
+    assert sorted(mail.rcpt_tos[0] for mail in captured) == sorted([members[1].address, members[3].address])
+    by_member = {d.member_id: d for d in Delivery.objects.filter(broadcast=broadcast)}
+    for member in (members[0], members[2], members[4]):
+        assert by_member[member.id].status == Delivery.Status.FAILED
+        assert by_member[member.id].last_response.startswith("553 5.1.3")
+    assert {by_member[members[1].id].status, by_member[members[3].id].status} == {Delivery.Status.SENT}
+    broadcast.refresh_from_db()
+    assert broadcast.state == Broadcast.State.SENT
+
+
+@pytest.mark.parametrize("pipelining", [True, False], ids=["pipelining-relay", "relay-without-pipelining"])
+def test_content_refused_at_the_final_dot_is_deferred_or_failed_and_the_next_copies_go_on(
+    committed_tenant, smtp_capture, dramatiq_worker, dramatiq_broker, pipelining
+):
+    smtp_capture.handler.pipelining = pipelining
+    mailing_list = mailing_list_make()
+    first, busy, refused, last = (member_make(mailing_list, address=a) for a in addresses("dot", 4))
+    smtp_capture.handler.data_replies[busy.address] = "452 4.3.1 insufficient system storage"
+    smtp_capture.handler.data_replies[refused.address] = "554 5.7.1 content refused"
+    broadcast = mail_broadcast_make(mailing_list, raw=eml("post_minimal_no_date.eml"))
+    captured = smtp_capture.wait_for(2)
+    dramatiq_broker.join("delivery", timeout=20_000)
+    assert sorted(mail.rcpt_tos[0] for mail in captured) == sorted([first.address, last.address])
+    by_member = {d.member_id: d for d in Delivery.objects.filter(broadcast=broadcast)}
+    assert by_member[busy.id].status == Delivery.Status.DEFERRED
+    assert by_member[busy.id].last_response.startswith("452 4.3.1")
+    assert by_member[refused.id].status == Delivery.Status.FAILED
+    assert by_member[refused.id].last_response.startswith("554 5.7.1")
+    assert {by_member[first.id].status, by_member[last.id].status} == {Delivery.Status.SENT}
