@@ -5,8 +5,10 @@ A broadcast gets one Delivery row per active member, made by INSERT ... SELECT, 
 (docs/adr/0002-fanout-and-delivery.md, "Planning"):
 1. in the caller's transaction (inbound processing, or later the console), the deliveries of the
    first FANOUT_WINDOW batches; after commit those batches are enqueued, and
-2. a `broadcast_plan_rest` job makes the rest in one statement and enqueues the next window.
-Each batch enqueues the batch FANOUT_WINDOW places later. A lost step 2 (crash, broker down) is found
+2. a `broadcast_plan_rest` job makes the rest, FANOUT_PLAN_CHUNK per transaction, appending each
+   chunk's batches to the plan as it commits.
+Each batch enqueues the batch FANOUT_WINDOW places later (`_chain_resume` covers batches that ended
+before their successor was planned). A lost step 2 (crash, broker down) is found
 by the retry job (`plan_resume_member_id` still set) and run again; it is idempotent.
 """
 
@@ -104,49 +106,72 @@ def broadcast_deliveries_plan(*, broadcast: Broadcast) -> Broadcast:
         broadcast_id = broadcast.id
         batch_count = len(broadcast.batch_bounds) - 1
         rest = broadcast.plan_resume_member_id is not None
-        transaction.on_commit(lambda: _fanout_enqueue(schema_name, broadcast_id, 0, batch_count, plan_rest=rest))
+        transaction.on_commit(lambda: _fanout_start(schema_name, broadcast_id, batch_count, plan_rest=rest))
     return broadcast
 
 
 def broadcast_plan_rest(*, broadcast_id: int) -> int:
-    """Step 2: deliveries for the remaining active members, appended to the plan in one transaction;
-    after commit the window after the first is enqueued. Returns the number of deliveries made."""
+    """Step 2: deliveries for the remaining active members, FANOUT_PLAN_CHUNK at a time, each chunk
+    appended to the plan and committed on its own (a 100,000-member list's second window does not
+    wait for 99,200 rows). Returns the number of deliveries made."""
+    made = 0
+    while (chunk := _plan_chunk(broadcast_id)) is not None:
+        made += chunk
+    broadcast_finish_if_done(broadcast_id=broadcast_id)  # every batch may have ended before the plan did
+    return made
+
+
+def _plan_chunk(broadcast_id: int) -> int | None:
+    """One chunk of step 2 in its own transaction; None when there is nothing (left) to plan."""
     with transaction.atomic():
         broadcast = Broadcast.objects.select_for_update().filter(id=broadcast_id).first()
         if broadcast is None or broadcast.plan_resume_member_id is None or broadcast.state != Broadcast.State.SENDING:
-            return 0
-        delivery_ids, _ = _deliveries_create(broadcast, after_member_id=broadcast.plan_resume_member_id, limit=None)
+            return None
+        chunk = settings.FANOUT_PLAN_CHUNK
+        delivery_ids, last_member_id = _deliveries_create(
+            broadcast, after_member_id=broadcast.plan_resume_member_id, limit=chunk
+        )
         first_new = len(broadcast.batch_bounds) - 1
         if delivery_ids:
             # New ids are greater than every id planned before (one sequence): the plan continues
             # from the old end bound, which becomes the start of the first new batch.
             broadcast.batch_bounds = broadcast.batch_bounds + _fanout_plan(delivery_ids, settings.FANOUT_BATCH_SIZE)[1:]
         broadcast.recipient_count += len(delivery_ids)
-        broadcast.plan_resume_member_id = None
+        broadcast.plan_resume_member_id = last_member_id if len(delivery_ids) == chunk else None
         broadcast.save(update_fields=["batch_bounds", "recipient_count", "plan_resume_member_id"])
         if delivery_ids:
             schema_name = connection.schema_name
-            batch_count = len(broadcast.batch_bounds) - 1
-            # The first window's batches may have started before this plan existed and then could not
-            # enqueue their successors: the next window is enqueued here. A successor enqueued twice
-            # runs once (batch lock; a run that finds its batch sent stops the chain).
-            transaction.on_commit(
-                lambda: _fanout_enqueue(schema_name, broadcast_id, first_new, batch_count, plan_rest=False)
-            )
-    if not delivery_ids:
-        broadcast_finish_if_done(broadcast_id=broadcast_id)
+            bounds = list(broadcast.batch_bounds)
+            transaction.on_commit(lambda: _chain_resume(schema_name, broadcast_id, bounds, first_new))
     return len(delivery_ids)
 
 
-def _fanout_enqueue(schema_name: str, broadcast_id: int, first: int, batch_count: int, *, plan_rest: bool) -> None:
-    """Put FANOUT_WINDOW batches from `first` in the queue (each enqueues its successor), and step 2 of
+def _chain_resume(schema_name: str, broadcast_id: int, bounds: list[int], first_new: int) -> None:
+    """Enqueue the first new batches whose predecessor (FANOUT_WINDOW places earlier) has finished:
+    it ended before this chunk existed and could not enqueue them. A predecessor still queued or
+    running enqueues its successor itself, when it starts or, having started before this chunk,
+    when it ends (it looks at the plan again; its marks are flushed first, so one of the two always
+    sees the other). A successor enqueued by both runs once (batch lock; a run that finds its batch
+    sent enqueues nothing)."""
+    from mailing.services.delivery import batch_has_queued
+    from mailing.tasks.delivery import delivery_batch_send
+
+    window = settings.FANOUT_WINDOW
+    for batch_index in range(first_new, min(first_new + window, len(bounds) - 1)):
+        predecessor = batch_index - window
+        if predecessor < 0 or not batch_has_queued(broadcast_id, bounds, predecessor):
+            delivery_batch_send.send(schema_name, broadcast_id, batch_index)
+
+
+def _fanout_start(schema_name: str, broadcast_id: int, batch_count: int, *, plan_rest: bool) -> None:
+    """Put the first FANOUT_WINDOW batches in the queue (each enqueues its successor), and step 2 of
     the plan first when it is still to be done (its own queue: it does not wait behind batches)."""
     from mailing.tasks.delivery import broadcast_plan_rest as plan_rest_actor
     from mailing.tasks.delivery import delivery_batch_send
 
     if plan_rest:
         plan_rest_actor.send(schema_name, broadcast_id)
-    for batch_index in range(first, min(first + settings.FANOUT_WINDOW, batch_count)):
+    for batch_index in range(min(settings.FANOUT_WINDOW, batch_count)):
         delivery_batch_send.send(schema_name, broadcast_id, batch_index)
 
 

@@ -378,7 +378,17 @@ def _batch_lock(broadcast_id: int, batch_index: int) -> Iterator[bool]:
                 cursor.execute("SELECT pg_advisory_unlock(hashtext(%s), %s)", [key, batch_index])
 
 
-def _batch_has_queued(broadcast_id: int, bounds: list[int], batch_index: int) -> bool:
+def _chain(broadcast_id: int, bounds: list[int], following: int) -> bool:
+    """Enqueue batch `following` if the plan has it and it still has queued deliveries."""
+    if following + 1 < len(bounds) and batch_has_queued(broadcast_id, bounds, following):
+        from mailing.tasks.delivery import delivery_batch_send as batch_actor
+
+        batch_actor.send(connection.schema_name, broadcast_id, following)
+        return True
+    return False
+
+
+def batch_has_queued(broadcast_id: int, bounds: list[int], batch_index: int) -> bool:
     return Delivery.objects.filter(
         broadcast_id=broadcast_id,
         id__gte=bounds[batch_index],
@@ -423,11 +433,13 @@ def delivery_batch_send(*, broadcast_id: int, batch_index: int) -> None:
         # plan's second step and its predecessor, does not double the rest of the chain); nor when
         # the successor was sent already (the chain went on without this batch after a crash).
         following = batch_index + settings.FANOUT_WINDOW
-        if pending and following + 1 < len(bounds) and _batch_has_queued(broadcast_id, bounds, following):
-            from mailing.tasks.delivery import delivery_batch_send as batch_actor
-
-            batch_actor.send(connection.schema_name, broadcast_id, following)
+        chained = bool(pending) and _chain(broadcast_id, bounds, following)
         _deliveries_send(broadcast, batch_index, pending)
+        if pending and not chained and broadcast.plan_resume_member_id is not None:
+            # The plan was still growing when this batch started: its successor may exist now
+            # (broadcasts._chain_resume enqueues those whose predecessor had ended).
+            bounds = Broadcast.objects.filter(id=broadcast_id).values_list("batch_bounds", flat=True).first() or bounds
+            _chain(broadcast_id, bounds, following)
     broadcast_finish_if_done(broadcast_id=broadcast_id)
 
 
