@@ -281,4 +281,4 @@ FANOUT_STALL_SECONDS = int(os.environ.get("FANOUT_STALL_SECONDS", "600"))
 # for 100,000 members; one not done this long after the broadcast started lost its job: run again.
 FANOUT_PLAN_STALL_SECONDS = int(os.environ.get("FANOUT_PLAN_STALL_SECONDS", "60"))
 # Deliveries made per transaction by that second step (each chunk's batches can start at once).
-FANOUT_PLAN_CHUNK = int(os.environ.get("FANOUT_PLAN_CHUNK", "4000"))
+FANOUT_PLAN_CHUNK = int(os.environ.get("FANOUT_PLAN_CHUNK", "10000"))
