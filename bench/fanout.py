@@ -37,6 +37,7 @@ MEMBERS = int(os.environ.get("BENCH_MEMBERS", "10000"))
 PROCESSES = int(os.environ.get("BENCH_PROCESSES", "2"))
 THREADS = int(os.environ.get("BENCH_THREADS", "4"))
 TIMEOUT = float(os.environ.get("BENCH_TIMEOUT", "300"))
+IDLE_SECONDS = 3.0
 DKIM_MODES = [mode for mode in os.environ.get("BENCH_DKIM_MODES", "per_recipient,relay").split(",") if mode]
 # The registered sender. Through the real MX the post must also pass sender authorization: a loopback
 # DNS server (LoopbackDns) publishes SPF for its domain allowing 127.0.0.1.
@@ -246,6 +247,10 @@ def workers_start(env: dict[str, str]) -> tuple[subprocess.Popen, threading.Even
     def watch() -> None:
         seen = 0
         for line in process.stderr:
+            # A retried job or a warning explains an outlier: shown, not swallowed.
+            shutting_down = b"Killing worker process" in line  # group_stop's SIGTERM
+            if not shutting_down and (b'"level": "warning"' in line or b'"level": "error"' in line):
+                sys.stderr.write("worker: " + line.decode(errors="replace")[:2000])
             if b"ready for action" in line:
                 seen += 1
                 if seen >= PROCESSES:
@@ -319,6 +324,10 @@ def fanout_run(mode: str, env: dict[str, str], counter: SinkCounter, mx_port: in
     try:
         if not ready.wait(60):
             sys.exit("workers did not start")
+        # What idle workers cost (their polling): CPU over IDLE_SECONDS before the post.
+        idle_before = tree_cpu_seconds(workers.pid)
+        time.sleep(IDLE_SECONDS)
+        idle_cpu_ms_per_s = (tree_cpu_seconds(workers.pid) - idle_before) * 1000 / IDLE_SECONDS
         memory = MemorySampler(workers.pid)
         pids = {
             "workers": workers.pid,
@@ -357,6 +366,7 @@ def fanout_run(mode: str, env: dict[str, str], counter: SinkCounter, mx_port: in
         "elapsed": elapsed,
         "rate": received / elapsed if elapsed > 0 else float("nan"),
         "first": counter.times[base] - accepted_at if received else float("nan"),
+        "idle_cpu": idle_cpu_ms_per_s,
         "peak_total": memory.peak_total / 2**20,
         "peak_single": memory.peak_single / 2**20,
         "per_copy": {name: seconds * 1000 / max(received, 1) for name, seconds in cpu_used.items()},
@@ -437,6 +447,7 @@ def main() -> None:
         print(f"copies per 0.5 s:         {' '.join(str(n) for n in run['buckets'])}")
         total, single = run["peak_total"], run["peak_single"]
         print(f"worker peak RSS:          {total:.0f} MB total, {single:.0f} MB largest process")
+        print(f"idle workers' CPU:        {run['idle_cpu']:.0f} ms per second (polling, before the post)")
         per_copy = run["per_copy"]
         print("CPU per copy:             " + ", ".join(f"{name} {ms:.2f} ms" for name, ms in per_copy.items()))
         projection = cores * 1000 / sum(per_copy.values())
