@@ -12,42 +12,22 @@ from dataclasses import asdict, dataclass, field
 
 import dkim
 import spf
+from publicsuffixlist import PublicSuffixList
 
 from mailing.services.inbound import dns as inbound_dns
 
 logger = logging.getLogger(__name__)
 
-# Second-level registries under which organizations register names (a short list instead of the
-# whole Public Suffix List, which is not installed; RFC 7489 3.2 allows any PSL-like heuristic).
-_TWO_LABEL_SUFFIXES = frozenset(
-    {
-        "co.jp",
-        "ne.jp",
-        "or.jp",
-        "ac.jp",
-        "ad.jp",
-        "ed.jp",
-        "go.jp",
-        "gr.jp",
-        "lg.jp",
-        "co.uk",
-        "org.uk",
-        "ac.uk",
-        "gov.uk",
-        "com.au",
-        "net.au",
-        "org.au",
-        "co.kr",
-        "com.cn",
-        "com.tw",
-    }
-)
+# Mozilla's Public Suffix List as bundled by `publicsuffixlist` (offline; updated with the package).
+# Japanese schools and towns register under deeper suffixes (ed.jp, *.tokyo.jp, *.kawasaki.jp): a
+# short list of two-label suffixes took chiyoda.tokyo.jp for one organization.
+_PSL = PublicSuffixList()
 
 
 def organizational_domain(domain: str) -> str:
-    labels = domain.lower().rstrip(".").split(".")
-    keep = 3 if ".".join(labels[-2:]) in _TWO_LABEL_SUFFIXES else 2
-    return ".".join(labels[-keep:])
+    """RFC 7489 §3.2: the name one label below its public suffix; a public suffix stays itself."""
+    name = domain.lower().rstrip(".")
+    return _PSL.privatesuffix(name) or name
 
 
 def aligned(domain_a: str, domain_b: str, mode: str = "r") -> bool:

@@ -64,6 +64,14 @@ def test_no_dns_records_means_unauthenticated_but_no_dmarc_failure(dns_settings)
 
 def test_alignment_modes():
     assert organizational_domain("mail.example.co.jp") == "example.co.jp"
+    assert organizational_domain("Mail.Example.COM.") == "example.com"
+    assert organizational_domain("co.jp") == "co.jp"  # a public suffix is its own
+    # Deeper Japanese suffixes (schools, towns): two registrants are two organizations.
+    assert organizational_domain("mail.sakura-school.ed.jp") == "sakura-school.ed.jp"
+    assert organizational_domain("mail.school.chiyoda.tokyo.jp") == "school.chiyoda.tokyo.jp"
+    assert not aligned("a.chiyoda.tokyo.jp", "b.chiyoda.tokyo.jp")
+    assert not aligned("alice.github.io", "bob.github.io")
+    assert aligned("mail.sakura-school.ed.jp", "sakura-school.ed.jp")
     assert aligned("mail.example.com", "example.com")
     assert not aligned("mail.example.com", "example.com", "s")
     assert not aligned("example.net", "example.com")
