@@ -14,6 +14,10 @@ class Organization(TenantMixin):
     time_zone = models.CharField(max_length=64, default="Asia/Tokyo")
     language = models.CharField(max_length=8, default="ja")
     created_at = models.DateTimeField(auto_now_add=True)
+    # The mail sweepers (scheduler jobs) visit only organizations whose mail work may be pending:
+    # moved forward when a message is stored or a broadcast starts, and by the sweepers while they
+    # find work left (tenants.services.organization_sweep_extend).
+    sweep_until = models.DateTimeField(null=True, blank=True, db_index=True)
 
     # Schemas are created by tenants.services.organization_create (cloned from a template).
     auto_create_schema = False

@@ -1,12 +1,15 @@
-"""Writes for organizations: creation (schema, domain, owner account)."""
+"""Writes for organizations: creation (schema, domain, owner account); the mail sweepers' register."""
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
+from django.db.models import Q
+from django.utils import timezone
 from django_tenants.utils import schema_context, schema_exists
 
 from tenants.errors import TenantsUserError
@@ -113,3 +116,37 @@ def organization_create(
             is_owner=True,
         )
     return OrganizationCreated(organization=organization, domain=domain)
+
+
+# Sweep register: how far ahead an organization is marked, and the slack that makes a busy
+# organization write its row about once a day instead of once per message.
+SWEEP_HORIZON = timedelta(days=1)
+SWEEP_SLACK = timedelta(days=1)
+
+
+def organization_sweep_extend(*, schema_name: str, now: datetime | None = None) -> bool:
+    """Make the mail sweepers visit this organization for at least SWEEP_HORIZON from now.
+
+    Called in the transaction that creates the pending work (the MX storing a message, a broadcast
+    starting), so the mark commits with it. Writes only when the stored time is short of the horizon,
+    and then moves it SWEEP_SLACK further: at most about one write per organization per day.
+    Returns whether it wrote.
+    """
+    now = now or timezone.now()
+    needed = now + SWEEP_HORIZON
+    return bool(
+        Organization.objects.filter(schema_name=schema_name)
+        .filter(Q(sweep_until__isnull=True) | Q(sweep_until__lt=needed))
+        .update(sweep_until=needed + SWEEP_SLACK)
+    )
+
+
+def organizations_to_sweep(*, now: datetime | None = None) -> list[str]:
+    """Schema names of the organizations whose mail work may be pending (the sweepers' worklist)."""
+    now = now or timezone.now()
+    return list(
+        Organization.objects.filter(sweep_until__gte=now)
+        .exclude(schema_name__in=[settings.PUBLIC_SCHEMA_NAME, settings.TENANT_TEMPLATE_SCHEMA])
+        .order_by("schema_name")
+        .values_list("schema_name", flat=True)
+    )

@@ -23,6 +23,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from mailing.models import Broadcast, Delivery, InboundMessage, Member
+from tenants.services import organization_sweep_extend
 
 logger = logging.getLogger(__name__)
 
@@ -83,6 +84,7 @@ def broadcast_deliveries_plan(*, broadcast: Broadcast) -> Broadcast:
     """Step 1: the deliveries of the first FANOUT_WINDOW batches and their plan; after commit those
     batches are enqueued, and step 2 (`broadcast_plan_rest`) when the list has more active members."""
     head = settings.FANOUT_WINDOW * settings.FANOUT_BATCH_SIZE
+    organization_sweep_extend(schema_name=connection.schema_name)  # the retry job looks here
     delivery_ids, last_member_id = _deliveries_create(broadcast, after_member_id=0, limit=head)
     broadcast.batch_bounds = _fanout_plan(delivery_ids, settings.FANOUT_BATCH_SIZE)
     broadcast.recipient_count = len(delivery_ids)

@@ -28,7 +28,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.db import connection
 from django.utils import timezone
-from django_tenants.utils import get_tenant_model, schema_context
+from django_tenants.utils import schema_context
 
 from mailing.models import Broadcast, Delivery
 from mailing.rendering import BroadcastRenderer, ListContext, Recipient, RenderedMessage, renderer_build
@@ -36,6 +36,7 @@ from mailing.rendering.headers import UnusableAddressError
 from mailing.services.broadcasts import broadcast_finish_if_done
 from mailing.services.delivery_marks import Recorder, marks_flush, recording_cursor, retry_backoff  # noqa: F401
 from mailing.smtp import data_terminated, relay_connect
+from tenants.services import organization_sweep_extend, organizations_to_sweep
 
 logger = logging.getLogger(__name__)
 
@@ -505,14 +506,13 @@ def deliveries_retry_enqueue_due_in_schema(*, schema_name: str) -> int:
 
 
 def deliveries_retry_enqueue_due() -> int:
-    """Scheduler job (settings.SCHEDULER_JOBS): retries and stalled batches of every organization."""
-    schemas = (
-        get_tenant_model()
-        .objects.exclude(schema_name__in=[settings.PUBLIC_SCHEMA_NAME, settings.TENANT_TEMPLATE_SCHEMA])
-        .values_list("schema_name", flat=True)
-    )
+    """Scheduler job (settings.SCHEDULER_JOBS): retries, stalled batches and unfinished plans of the
+    organizations in the sweep register (tenants.services.organizations_to_sweep: those with a
+    broadcast lately, not every schema); one with a broadcast still sending stays in it."""
     enqueued = 0
-    for schema_name in list(schemas):
+    for schema_name in organizations_to_sweep():
         with schema_context(schema_name):
             enqueued += deliveries_retry_enqueue_due_in_schema(schema_name=schema_name)
+            if Broadcast.objects.filter(state=Broadcast.State.SENDING).exists():
+                organization_sweep_extend(schema_name=schema_name)
     return enqueued

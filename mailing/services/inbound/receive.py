@@ -11,6 +11,7 @@ from django_tenants.utils import schema_context
 
 from mailing.models import InboundMessage
 from mailing.selectors.routes import Route
+from tenants.services import organization_sweep_extend
 
 logger = logging.getLogger(__name__)
 
@@ -59,6 +60,8 @@ def inbound_messages_store(
                 size=len(raw),
             )
         stored.append((route.schema_name, message.id))
+    for schema_name in {schema for schema, _ in stored}:
+        organization_sweep_extend(schema_name=schema_name)  # the inbound sweeper looks here
     for schema_name, message_id in stored:
         transaction.on_commit(_enqueue_logged(enqueue, schema_name, message_id))
     return stored

@@ -8,10 +8,11 @@ from datetime import timedelta
 from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
-from django_tenants.utils import get_tenant_model, schema_context
+from django_tenants.utils import schema_context
 
 from mailing.models import InboundMessage
 from mailing.services.inbound.receive import process_inbound_enqueue
+from tenants.services import organization_sweep_extend, organizations_to_sweep
 
 logger = logging.getLogger(__name__)
 # A message whose last attempt is this old is no longer waiting for a dramatiq retry of its own.
@@ -36,16 +37,14 @@ def inbound_sweep_schema(*, now=None) -> list[int]:
 
 
 def inbound_sweep() -> dict[str, list[int]]:
-    """For every organization (a query per schema; fine for hundreds, a public index later for thousands)."""
+    """For the organizations in the sweep register (tenants.services.organizations_to_sweep: those
+    that stored a message lately, not every schema); one whose messages are still RECEIVED stays in it."""
     swept: dict[str, list[int]] = {}
-    schemas = (
-        get_tenant_model()
-        .objects.exclude(schema_name__in=[settings.PUBLIC_SCHEMA_NAME, settings.TENANT_TEMPLATE_SCHEMA])
-        .values_list("schema_name", flat=True)
-    )
-    for schema_name in list(schemas):
+    for schema_name in organizations_to_sweep():
         with schema_context(schema_name):
             ids = inbound_sweep_schema()
+            if InboundMessage.objects.filter(state=InboundMessage.State.RECEIVED).exists():
+                organization_sweep_extend(schema_name=schema_name)
         if ids:
             logger.warning("re-enqueued inbound messages", extra={"schema": schema_name, "ids": ids})
             swept[schema_name] = ids
