@@ -60,7 +60,7 @@ def inbound_messages_store(
                 size=len(raw),
             )
         stored.append((route.schema_name, message.id))
-    for schema_name in {schema for schema, _ in stored}:
+    for schema_name in sorted({schema for schema, _ in stored}):  # one order: no deadlock between MX sessions
         organization_sweep_extend(schema_name=schema_name)  # the inbound sweeper looks here
     for schema_name, message_id in stored:
         transaction.on_commit(_enqueue_logged(enqueue, schema_name, message_id))
