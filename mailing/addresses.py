@@ -6,6 +6,7 @@
 | LIST-join@org-domain           | join       |
 | LIST-leave@org-domain          | leave      |
 | LIST-bounces+TOKEN@org-domain  | bounce     |
+| LIST-join+CODE@org-domain      | join (a reply confirming a join: membership.join_reply_code) |
 | postmaster@org-domain          | postmaster |
 """
 
@@ -24,13 +25,14 @@ POSTMASTER = "postmaster"
 LIST_LOCAL_PART = re.compile(r"^[a-z0-9](?:[a-z0-9._-]{0,62}[a-z0-9])?$")
 RESERVED_LOCAL_PARTS = frozenset({POSTMASTER, "abuse", "mailer-daemon", "no-reply", "noreply", "root", "hostmaster"})
 BOUNCE_TOKEN = re.compile(r"^[A-Za-z0-9_-]{8,32}$")
+JOIN_REPLY_CODE = re.compile(r"^[0-9a-z]{20}$")  # lower case: mail programs and phones may fold case
 
 
 @dataclass(frozen=True)
 class ParsedLocalPart:
     kind: str  # "post" | "join" | "leave" | "bounce" | "postmaster" (InboundMessage.Kind values)
     list_local_part: str  # "" for postmaster
-    token: str = ""  # the VERP token of a bounce address
+    token: str = ""  # the VERP token of a bounce address, or the code of a join confirmation reply
 
 
 def list_local_part_validate(local_part: str) -> str:
@@ -64,6 +66,8 @@ def local_part_parse(local_part: str) -> ParsedLocalPart | None:
         base = base.lower()
         if base.endswith(BOUNCES_SUFFIX) and BOUNCE_TOKEN.match(token):
             return ParsedLocalPart(kind="bounce", list_local_part=base[: -len(BOUNCES_SUFFIX)], token=token)
+        if base.endswith(JOIN_SUFFIX) and JOIN_REPLY_CODE.match(token.lower()):
+            return ParsedLocalPart(kind="join", list_local_part=base[: -len(JOIN_SUFFIX)], token=token.lower())
         return None
     if value.endswith(BOUNCES_SUFFIX):
         return ParsedLocalPart(kind="bounce", list_local_part=value[: -len(BOUNCES_SUFFIX)])
@@ -79,6 +83,12 @@ def list_address(local_part: str, domain: str) -> str:
 
 def join_address(local_part: str, domain: str) -> str:
     return f"{local_part}{JOIN_SUFFIX}@{domain}"
+
+
+def join_reply_address(local_part: str, domain: str, code: str) -> str | None:
+    """Where a reply confirms a join, or None when the address would be too long (RFC 5321: 64)."""
+    local = f"{local_part}{JOIN_SUFFIX}+{code}"
+    return f"{local}@{domain}" if len(local) <= 64 else None
 
 
 def leave_address(local_part: str, domain: str) -> str:

@@ -42,6 +42,7 @@ def notice_message_build(
     auto_submitted: str,
     x_loop: str = "",
     in_reply_to: str = "",
+    reply_to: str = "",
 ) -> EmailMessage:
     message = EmailMessage(policy=email.policy.SMTP)
     domain = from_address.rpartition("@")[2] or "localhost"
@@ -53,6 +54,8 @@ def notice_message_build(
     message["Auto-Submitted"] = auto_submitted
     if x_loop:
         message["X-Loop"] = header_text(x_loop)
+    if reply_to:
+        message["Reply-To"] = header_text(reply_to)
     in_reply_to = header_text(in_reply_to)
     if in_reply_to.startswith("<") and in_reply_to.endswith(">") and " " not in in_reply_to:
         message["In-Reply-To"] = in_reply_to
@@ -71,6 +74,7 @@ def notice_queue(
     body: str,
     answering: InboundMessage | None = None,
     in_reply_to: str = "",
+    reply_to: str = "",
 ) -> Notice | None:
     """Store a notice from the list; it is sent after commit. Returns None when `to` is not an address."""
     from mailing.addresses import list_address
@@ -90,6 +94,7 @@ def notice_queue(
         auto_submitted=AUTO_REPLIED if answering is not None else AUTO_GENERATED,
         x_loop=list_address(mailing_list.local_part, domain).lower(),
         in_reply_to=in_reply_to,
+        reply_to=reply_to,
     )
     notice = Notice.objects.create(
         kind=kind,

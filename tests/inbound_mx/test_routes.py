@@ -16,6 +16,8 @@ def test_list_addresses_resolve_to_their_organization_list_and_kind(committed_te
     bounce = route_resolve(f"{local}-bounces+AbC123xyZ9@{domain}")
     assert (bounce.kind, bounce.token, bounce.schema_name) == ("bounce", "AbC123xyZ9", committed_tenant.schema_name)
     assert route_resolve(f"postmaster@{domain}").mailing_list_id is None
+    reply = route_resolve(f"{local}-join+0ABCDEFGHIJ234567XYZ@{domain}")  # a join confirmation reply, case folded
+    assert (reply.kind, reply.token, reply.mailing_list_id) == ("join", "0abcdefghij234567xyz", mailing_list.id)
 
 
 def test_unknown_lists_domains_and_bad_tokens_do_not_resolve(committed_tenant):
@@ -23,6 +25,7 @@ def test_unknown_lists_domains_and_bad_tokens_do_not_resolve(committed_tenant):
     assert route_resolve(f"nolist@{domain}") is None
     assert route_resolve("all@not-ours.example") is None
     assert route_resolve(f"x-bounces+bad!token@{domain}") is None
+    assert route_resolve(f"x-join+short@{domain}") is None
     assert route_resolve("no-at-sign") is None
 
 

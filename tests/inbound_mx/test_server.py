@@ -40,13 +40,14 @@ def test_every_kind_of_list_address_is_stored_before_250(mx, committed_tenant):
         _address(mailing_list, committed_tenant, "-join"),
         _address(mailing_list, committed_tenant, "-leave"),
         _address(mailing_list, committed_tenant, "-bounces+AbCdEf123456"),
+        _address(mailing_list, committed_tenant, "-join+0abcdefghij234567xyz"),  # a reply confirming a join
         f"postmaster@{domain}",
     ]
     data = mail_make(from_address="writer@example.org", to=recipients[0])
     refused = mx.send(mail_from="writer@example.org", rcpt_tos=recipients, data=data)
     assert refused == {}
     stored = InboundMessage.objects.filter(envelope_to__in=recipients)
-    assert sorted(stored.values_list("kind", flat=True)) == ["bounce", "join", "leave", "post", "postmaster"]
+    assert sorted(stored.values_list("kind", flat=True)) == ["bounce", "join", "join", "leave", "post", "postmaster"]
     for message in stored:
         assert bytes(message.raw) == data
         assert message.envelope_from == "writer@example.org"

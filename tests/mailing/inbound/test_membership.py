@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import email
+import email.policy
+import re
+import time
+
 from django.urls import reverse
 
 from mailing.models import InboundMessage, Member, Notice
+from mailing.services.inbound.membership import join_reply_code, join_reply_code_valid
 from mailing.services.inbound.pipeline import inbound_process
 from mailing.signed_links import link_token_make
 from tests.factories import mailing_list_make, member_make
@@ -98,3 +104,44 @@ def test_tampered_and_expired_join_links_give_clear_pages(tenant_db, tenant_clie
     expired = tenant_client.post(reverse("mailing_join", kwargs={"token": token}), {"action": "confirm"})
     assert expired.status_code == 410
     assert not Member.objects.filter(mailing_list=mailing_list).exists()
+
+
+def _reply_to_confirmation(mailing_list, notice: Notice, from_address: str) -> InboundMessage:
+    reply_to = email.message_from_bytes(bytes(notice.raw), policy=email.policy.default)["Reply-To"]
+    raw = mail_make(from_address=from_address, to=str(reply_to), subject="Re: confirm", body="")
+    message = inbound_make(mailing_list, raw, kind="join", envelope_from=from_address, envelope_to=str(reply_to))
+    inbound_process(inbound_message_id=message.id)
+    message.refresh_from_db()
+    return message
+
+
+def test_replying_to_the_join_confirmation_adds_the_sender(tenant_db):
+    mailing_list = mailing_list_make()
+    _mail(mailing_list, "join", "phone@carrier.test")  # unauthenticated: a confirmation is sent
+    notice = Notice.objects.get(kind="join-confirm", recipient="phone@carrier.test")
+    reply_to = email.message_from_bytes(bytes(notice.raw), policy=email.policy.default)["Reply-To"]
+    assert re.fullmatch(rf"{mailing_list.local_part}-join\+[0-9a-z]{{20}}@test\.localhost", str(reply_to))
+    assert "返信" in notice_text(notice) or "replying" in notice_text(notice)
+
+    message = _reply_to_confirmation(mailing_list, notice, "Phone@Carrier.test")
+    assert message.state == InboundMessage.State.DONE
+    assert "replied to the confirmation mail" in message.decision_reasons[-1]["reason"]
+    assert Member.objects.filter(mailing_list=mailing_list, address__iexact="phone@carrier.test").count() == 1
+    assert Notice.objects.filter(kind="welcome", recipient__iexact="phone@carrier.test").exists()
+
+
+def test_a_confirmation_code_works_only_for_its_own_address_and_not_when_expired(tenant_db, settings):
+    mailing_list = mailing_list_make()
+    _mail(mailing_list, "join", "victim@example.test")
+    notice = Notice.objects.get(kind="join-confirm", recipient="victim@example.test")
+    # Somebody else replies with the victim's code: not a member, they get a confirmation of their own.
+    message = _reply_to_confirmation(mailing_list, notice, "forger@example.test")
+    assert not Member.objects.filter(mailing_list=mailing_list).exists()
+    assert "does not match" in message.decision_reasons[-1]["reason"]
+    assert Notice.objects.filter(kind="join-confirm", recipient="forger@example.test").exists()
+    # A code from too long ago.
+    old_day = int(time.time() // 86400) - settings.MAIL_CONFIRMATION_MAX_AGE_SECONDS // 86400 - 1
+    code = join_reply_code(mailing_list, "late@example.test", day=old_day)
+    assert not join_reply_code_valid(mailing_list, "late@example.test", code)
+    assert join_reply_code_valid(mailing_list, "late@example.test", join_reply_code(mailing_list, "late@example.test"))
+    assert not join_reply_code_valid(mailing_list, "late@example.test", "zzzz" + code[4:])
