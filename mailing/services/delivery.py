@@ -139,47 +139,26 @@ def _reply(relay: smtplib.SMTP) -> tuple[int, bytes]:
 
 
 def _transmit(relay: smtplib.SMTP, message: RenderedMessage, before_content: Callable[[], None]) -> tuple[int, str]:
-    """One MAIL/RCPT/DATA transaction; returns the deciding reply. Connection errors propagate.
-
-    With PIPELINING (RFC 2920) the three commands go in one write and their replies are read
-    together: one round trip instead of three. The addresses are in wire form already (smtplib's
-    quoteaddr would re-parse them and unquote "taro..yamada"@docomo.ne.jp).
-    `before_content` (recording the previous copy's outcome) runs while the relay answers the
-    envelope: the two round trips overlap, and it has returned before any of this copy's content is
-    sent (a relay delivers nothing before the final "." of DATA, RFC 5321 §4.1.1.4).
-    """
-    envelope = f"MAIL FROM:<{message.envelope_from}>\r\nRCPT TO:<{message.envelope_to}>\r\n"
-    if relay.has_extn("pipelining"):
-        relay.sock.sendall(f"{envelope}DATA\r\n".encode())
-        before_content()
-        replies = [_reply(relay), _reply(relay), _reply(relay)]
-    else:
-        before_content()
-        mail_line, rcpt_line, _ = envelope.split("\r\n")
-        replies = []
-        for line in (mail_line, rcpt_line, "DATA"):
-            relay.send(line + "\r\n")
-            replies.append(relay.getreply())
-            if replies[-1][0] >= 400:
-                replies += [(503, b"not sent")] * (3 - len(replies))
-                break
-    for code, reply in replies:
+    """One MAIL/RCPT/DATA transaction, one command at a time (a relay without PIPELINING; with it,
+    _BatchSender._stream). Returns the deciding reply; connection errors propagate. The addresses are
+    in wire form already (smtplib's quoteaddr would re-parse them and unquote "taro..yamada"@docomo.ne.jp).
+    `before_content` (recording the previous copy's outcome) runs before MAIL."""
+    before_content()
+    replies = []
+    for line in (f"MAIL FROM:<{message.envelope_from}>", f"RCPT TO:<{message.envelope_to}>", "DATA"):
+        relay.send(line + "\r\n")
+        replies.append(_reply(relay))
+        _closing(*replies[-1])
+        if replies[-1][0] >= 400:
+            break
+    code, reply = replies[-1]
+    if code == 354:
+        relay.send(_wire(message))
+        code, reply = _reply(relay)
         _closing(code, reply)
-    (mail_code, mail_reply), (rcpt_code, rcpt_reply), (data_code, data_reply) = replies
-    if data_code == 354:
-        if mail_code != 250 or rcpt_code not in (250, 251):  # cannot happen with a correct server
-            relay.send(b".\r\n")
-            relay.getreply()
-        else:
-            relay.sock.sendall(message.wire if message.wire is not None else data_terminated(message.data))
-            code, reply = _reply(relay)
-            _closing(code, reply)
-            return code, _reply_text(code, reply)
+        return code, _reply_text(code, reply)
     relay.rset()
-    for code, reply in ((mail_code, mail_reply), (rcpt_code, rcpt_reply), (data_code, data_reply)):
-        if code >= 300 and code != 354:
-            return code, _reply_text(code, reply)
-    return data_code, _reply_text(data_code, data_reply)
+    return code, _reply_text(code, reply)
 
 
 def _relay_close(relay: smtplib.SMTP | None) -> None:
@@ -261,13 +240,16 @@ class _BatchSender:
         else:
             self.recorder.refused(item.id, item.attempts, code, reply)
 
+    def _render(self, item: _Pending) -> RenderedMessage:
+        return self.renderer.render(Recipient(address=item.address, name=item.name, token=item.token))
+
     def _render_from(self, position: int) -> tuple[int, RenderedMessage | None]:
         """The first copy from `position` on that can be rendered (unusable addresses are recorded
         as failed on the way); (len(pending), None) when there is none."""
         while position < len(self.pending):
             item = self.pending[position]
             try:
-                return position, self.renderer.render(Recipient(address=item.address, name=item.name, token=item.token))
+                return position, self._render(item)
             except UnusableAddressError:
                 self.recorder.failed(item.id, item.attempts, _UNUSABLE)
                 position += 1
@@ -277,7 +259,7 @@ class _BatchSender:
         """One copy, one command at a time (a relay without PIPELINING)."""
         item = self.pending[self.index]
         try:
-            message = self.renderer.render(Recipient(address=item.address, name=item.name, token=item.token))
+            message = self._render(item)
         except UnusableAddressError:
             self.record_last()
             self.recorder.failed(item.id, item.attempts, _UNUSABLE)

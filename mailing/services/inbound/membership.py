@@ -99,7 +99,8 @@ def join_reply_code_valid(mailing_list: MailingList, address: str, code: str) ->
     except ValueError:
         return False
     max_days = max(1, settings.MAIL_CONFIRMATION_MAX_AGE_SECONDS // 86400)
-    if not _today() - max_days <= day <= _today():
+    today = _today()
+    if not today - max_days <= day <= today:
         return False
     return hmac.compare_digest(code[4:], _join_mac(mailing_list, address, day))
 
@@ -117,14 +118,7 @@ def join_process(*, message: InboundMessage, parsed: ParsedMessage, auth: Authen
         return
     code = _reply_code(message)
     if code and join_reply_code_valid(mailing_list, address, code):
-        try:
-            member_add(mailing_list=mailing_list, address=address, source=Member.Source.JOIN)
-        except MailingUserError as error:
-            _done(message, [{"rule": "join", "result": "refused", "reason": str(error)}])
-            return
-        _welcome_queue(mailing_list, address, message)
-        reason = f"{address} added: replied to the confirmation mail (valid code)"
-        _done(message, [{"rule": "join", "result": "joined", "reason": reason}])
+        _join_now(message, mailing_list, address, f"{address} added: replied to the confirmation mail (valid code)")
         return
     confirm_because = []
     if code:
@@ -167,13 +161,17 @@ def join_process(*, message: InboundMessage, parsed: ParsedMessage, auth: Authen
             ],
         )
         return
+    _join_now(message, mailing_list, address, f"{address} added (authenticated From)")
+
+
+def _join_now(message: InboundMessage, mailing_list: MailingList, address: str, reason: str) -> None:
     try:
         member_add(mailing_list=mailing_list, address=address, source=Member.Source.JOIN)
     except MailingUserError as error:
         _done(message, [{"rule": "join", "result": "refused", "reason": str(error)}])
         return
     _welcome_queue(mailing_list, address, message)
-    _done(message, [{"rule": "join", "result": "joined", "reason": f"{address} added (authenticated From)"}])
+    _done(message, [{"rule": "join", "result": "joined", "reason": reason}])
 
 
 def leave_process(*, message: InboundMessage, parsed: ParsedMessage, auth: AuthenticationResult) -> None:

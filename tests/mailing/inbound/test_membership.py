@@ -121,7 +121,7 @@ def test_replying_to_the_join_confirmation_adds_the_sender(tenant_db):
     notice = Notice.objects.get(kind="join-confirm", recipient="phone@carrier.test")
     reply_to = email.message_from_bytes(bytes(notice.raw), policy=email.policy.default)["Reply-To"]
     assert re.fullmatch(rf"{mailing_list.local_part}-join\+[0-9a-z]{{20}}@test\.localhost", str(reply_to))
-    assert "返信" in notice_text(notice) or "replying" in notice_text(notice)
+    assert "このメールにそのまま返信しても確認できます" in notice_text(notice)  # the organization speaks Japanese
 
     message = _reply_to_confirmation(mailing_list, notice, "Phone@Carrier.test")
     assert message.state == InboundMessage.State.DONE
