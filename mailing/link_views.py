@@ -3,9 +3,13 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
+
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.utils.cache import add_never_cache_headers
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
@@ -22,12 +26,29 @@ from mailing.services.inbound.parse import message_parse
 from mailing.signed_links import LinkExpiredError, LinkInvalidError, link_token_read
 
 
+def link_page(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """For every page a mail links to (the token in its URL is the credential).
+
+    `Referrer-Policy: same-origin`: the URL (and its token) is never sent to another site, while the
+    page's own POST still carries its Origin. `no-referrer` made chromium send `Origin: null` with
+    that POST, which Django's CSRF check refuses: every button failed in a real browser. Not kept by
+    caches (`no-store`), not indexed.
+    """
+
+    @functools.wraps(view)
+    def wrapped(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        response = view(request, *args, **kwargs)
+        add_never_cache_headers(response)
+        response["Referrer-Policy"] = "same-origin"
+        response["X-Robots-Tag"] = "noindex"
+        return response
+
+    return wrapped
+
+
 def _page(request: HttpRequest, *, title: str, lines: list[str], actions=(), status: int = 200) -> HttpResponse:
     context = {"title": title, "lines": lines, "actions": list(actions)}
-    response = render(request, "mailing/link_page.html", context, status=status)
-    response["Cache-Control"] = "no-store"
-    response["Referrer-Policy"] = "no-referrer"  # the token is in the URL
-    return response
+    return render(request, "mailing/link_page.html", context, status=status)
 
 
 def _bad_link(request: HttpRequest, error: LinkInvalidError) -> HttpResponse:
@@ -46,6 +67,7 @@ def _bad_link(request: HttpRequest, error: LinkInvalidError) -> HttpResponse:
     )
 
 
+@link_page
 @require_http_methods(["GET", "POST"])
 def moderate(request: HttpRequest, token: str) -> HttpResponse:
     try:
@@ -61,7 +83,7 @@ def moderate(request: HttpRequest, token: str) -> HttpResponse:
             message = moderation_decide(inbound_message_id=message.id, approve=action == "approve", moderator="link")
     parsed = message_parse(bytes(message.raw))
     lines = [
-        _("List: %(list)s") % {"list": message.mailing_list.local_part},
+        _("List: %(list)s") % {"list": f"{message.mailing_list.name} ({message.mailing_list.local_part})"},
         _("From: %(from)s") % {"from": parsed.from_address or message.envelope_from},
         _("Subject: %(subject)s") % {"subject": parsed.subject},
     ]
@@ -96,11 +118,13 @@ def _membership_page(request: HttpRequest, token: str, *, purpose: str, max_age:
     return _page(request, title=_("Leave the list?"), lines=lines, actions=[("confirm", _("Leave"))])
 
 
+@link_page
 @require_http_methods(["GET", "POST"])
 def join(request: HttpRequest, token: str) -> HttpResponse:
     return _membership_page(request, token, purpose=JOIN_PURPOSE, max_age=settings.MAIL_CONFIRMATION_MAX_AGE_SECONDS)
 
 
+@link_page
 @require_http_methods(["GET", "POST"])
 def leave(request: HttpRequest, token: str) -> HttpResponse:
     return _membership_page(request, token, purpose=LEAVE_PURPOSE, max_age=LEAVE_LINK_MAX_AGE_SECONDS)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import render
-from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
+from mailing.link_views import link_page
 from mailing.selectors.deliveries import delivery_get_by_token
 from mailing.services.unsubscribe import member_unsubscribe_by_delivery
 
@@ -18,7 +18,7 @@ ONE_CLICK = "One-Click"
 # token, so this one view is CSRF-exempt; the unguessable token in the URL authorizes it. A GET only
 # shows a button (link scanners prefetch GETs; a GET never changes anything).
 @csrf_exempt
-@never_cache
+@link_page
 @require_http_methods(["GET", "POST"])
 def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
     delivery = delivery_get_by_token(token=token)

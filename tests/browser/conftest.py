@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.inbound_support import dns_server, dns_settings, mx, mx_start  # noqa: F401  (fixtures: mail via the MX)
+
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
