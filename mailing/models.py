@@ -170,6 +170,7 @@ class Broadcast(models.Model):
         SENDING = "sending", "sending"
         SENT = "sent", "sent"
         CANCELLED = "cancelled", "cancelled"
+        FAILED = "failed", "failed"  # its copies could not be made (failure_reason says why); never retried
 
     mailing_list = models.ForeignKey(MailingList, on_delete=models.PROTECT, related_name="broadcasts")
     channel = models.CharField(max_length=8, choices=Channel.choices)
@@ -197,6 +198,9 @@ class Broadcast(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # Why copies could not be made (all of them: state FAILED; some: the broadcast went on without
+    # them). Shown in the console and mailed to the list's admins.
+    failure_reason = models.TextField(blank=True, default="")
 
     class Meta:
         indexes = [models.Index(fields=["mailing_list", "-created_at"], name="broadcast_list_created")]

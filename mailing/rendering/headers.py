@@ -8,12 +8,18 @@ encoded-words; folding uses CRLF + space (RFC 5322 §2.2.3).
 
 from __future__ import annotations
 
+import base64
 import re
 from email.header import Header
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029\x85]+")
+# C0 and C1 control characters (CR, LF, NUL, NEL...) and the Unicode line and paragraph separators.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
 _ATOM_TEXT = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~ -]*$")
 _DOT_ATOM = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*$")
+# Display names and list descriptions up to this many characters (after cleaning) are kept whole:
+# "<author> via <list name>" with two 200-character names fits. Folding keeps every line short.
+DISPLAY_NAME_MAX = 500
+_FOLD_AT = 76
 
 
 def text_clean(value: str, *, max_length: int = 900) -> str:
@@ -21,10 +27,39 @@ def text_clean(value: str, *, max_length: int = 900) -> str:
     return " ".join(_CONTROL.sub(" ", value).split())[:max_length]
 
 
+def _encoded_words(text: str, field_name: str) -> str:
+    """RFC 2047 UTF-8 encoded-words, folded with CRLF + space between words (each line short).
+
+    Used for any non-ASCII text and for ASCII text containing "=?", which readers would otherwise
+    decode as if it were an encoded-word."""
+    return Header(text, charset="utf-8", header_name=field_name, maxlinelen=_FOLD_AT).encode(linesep="\r\n")
+
+
+def _ascii_folded(text: str, first_line_used: int) -> str:
+    """ASCII text folded at its own spaces only (RFC 5322 §2.2.3: unfolding gives back the same text;
+    email.header.Header would also fold after commas and semicolons, which adds a space)."""
+    lines: list[str] = []
+    current = ""
+    used = first_line_used
+    for word in text.split(" "):
+        candidate = f"{current} {word}" if current else word
+        if current and used + len(candidate) > _FOLD_AT:
+            lines.append(current)
+            current, used = word, 1
+        else:
+            current = candidate
+    lines.append(current)
+    return "\r\n ".join(lines)
+
+
+def _needs_encoding(text: str) -> bool:
+    return not text.isascii() or "=?" in text
+
+
 def unstructured_encode(name: str, value: str) -> bytes:
     """`Name: value` + CRLF for an unstructured field (Subject), RFC 2047-encoded and folded if needed."""
     cleaned = text_clean(value)
-    encoded = Header(cleaned, header_name=name, maxlinelen=78).encode(linesep="\r\n")
+    encoded = _encoded_words(cleaned, name) if _needs_encoding(cleaned) else _ascii_folded(cleaned, len(name) + 2)
     return f"{name}: {encoded}\r\n".encode("ascii")
 
 
@@ -50,24 +85,102 @@ def address_wire_form(address: str) -> str:
     return f'"{local}"@{domain}'  # the pattern above admits neither quotes nor backslashes
 
 
-def display_name_encode(name: str) -> str:
-    """A display name for `Name <address>`: plain, quoted, or RFC 2047 encoded-words; never CR/LF."""
-    cleaned = text_clean(name, max_length=200)
+# One encoded-word may be longer than RFC 2047's 75 characters (Python writes such words itself when
+# it does not fold); a run of non-ASCII words is one encoded-word up to this many octets of UTF-8, so
+# its line stays under 998 octets. Longer runs are split into standard 75-character words.
+_LONG_WORD_MAX_OCTETS = 720
+_PHRASE_ATOM = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+$")
+
+
+def _encoded_word(text: str) -> str:
+    return "=?utf-8?b?" + base64.b64encode(text.encode("utf-8")).decode("ascii") + "?="
+
+
+def _phrase_tokens(cleaned: str, field_name: str) -> list[str]:
+    """A display name as phrase words (RFC 5322 §3.2.5): plain atoms where a word is one, and each run
+    of other words (Japanese, emoji, quotes...) as ONE encoded-word, spaces included.
+
+    Why one word per run: readers must drop the white space between two adjacent encoded-words
+    (RFC 2047 §6.2), but Python's address parser keeps it, so a name cut into several words reads back
+    with extra spaces there. A run is cut only when it would not fit on one line."""
+    tokens: list[str] = []
+    run: list[str] = []
+
+    def run_end() -> None:
+        if not run:
+            return
+        text = " ".join(run)
+        if len(text.encode("utf-8")) <= _LONG_WORD_MAX_OCTETS:
+            tokens.append(_encoded_word(text))
+        else:
+            tokens.append(_encoded_words(text, field_name))
+        run.clear()
+
+    for word in cleaned.split(" "):
+        if _PHRASE_ATOM.match(word) and "=?" not in word:
+            run_end()
+            tokens.append(word)
+        else:
+            run.append(word)
+    run_end()
+    return tokens
+
+
+def _tokens_folded(tokens: list[str], first_line_used: int) -> str:
+    """Tokens joined by spaces, a fold (CRLF + space) before a token that would pass column 76."""
+    out = ""
+    used = first_line_used  # characters on the current line so far
+    for token in tokens:
+        if out and used + 1 + len(token.split("\r\n", 1)[0]) > _FOLD_AT:
+            out += "\r\n "
+            used = 1
+        elif out:
+            out += " "
+            used += 1
+        out += token
+        used = len(token.rsplit("\r\n", 1)[1]) if "\r\n" in token else used + len(token)
+    return out
+
+
+def _display_tokens(name: str, field_name: str) -> list[str]:
+    cleaned = text_clean(name, max_length=DISPLAY_NAME_MAX)
     if not cleaned:
-        return ""
-    if _ATOM_TEXT.match(cleaned):
-        return cleaned
-    if cleaned.isascii():
-        return '"' + cleaned.replace("\\", "\\\\").replace('"', '\\"') + '"'
-    return Header(cleaned, charset="utf-8", maxlinelen=76).encode(linesep="\r\n")
+        return []
+    if cleaned.isascii() and "=?" not in cleaned and not _ATOM_TEXT.match(cleaned):
+        quoted = '"' + cleaned.replace("\\", "\\\\").replace('"', '\\"') + '"'
+        if len(quoted) <= 300:
+            return [quoted]
+    return _phrase_tokens(cleaned, field_name)
+
+
+def display_name_encode(name: str, *, field_name: str = "To") -> str:
+    """A display name for `Name <address>`: atoms, a quoted string, or RFC 2047 encoded-words; never
+    CR/LF other than folding, and no line over 998 octets (RFC 5322 §2.1.1) at any length."""
+    return _tokens_folded(_display_tokens(name, field_name), len(field_name) + 2)
 
 
 def mailbox_field(name: str, display_name: str, address: str) -> bytes:
-    """`Name: Display <address>` + CRLF."""
-    shown = display_name_encode(display_name)
+    """`Name: Display <address>` + CRLF, folded where a line would pass column 76."""
     wire = address_wire_form(address)
-    value = f"{shown} <{wire}>" if shown else wire
+    tokens = _display_tokens(display_name, name)
+    value = _tokens_folded([*tokens, f"<{wire}>"], len(name) + 2) if tokens else wire
     return f"{name}: {value}\r\n".encode("ascii")
+
+
+def list_id_field(list_name: str, list_id: str) -> bytes:
+    """`List-Id: description <list-id>` (RFC 2919) + CRLF. The description is a phrase like a display
+    name, but readers show List-Id as unstructured text: it is plain atoms or encoded-words (never a
+    quoted string, whose quotes and backslashes would show), folded like any long name."""
+    if _CONTROL.search(list_id) or not list_id.isascii():
+        raise ValueError("unsafe List-Id")
+    cleaned = text_clean(list_name, max_length=DISPLAY_NAME_MAX)
+    if not cleaned:
+        return f"List-Id: <{list_id}>\r\n".encode("ascii")
+    if _needs_encoding(cleaned) or not _ATOM_TEXT.match(cleaned):
+        description = _encoded_words(cleaned, "List-Id")
+    else:
+        description = _ascii_folded(cleaned, len("List-Id: "))
+    return f"List-Id: {description} <{list_id}>\r\n".encode("ascii")
 
 
 def raw_field(name: str, value: str) -> bytes:

@@ -26,12 +26,13 @@ from mailing.models import Broadcast
 from mailing.rendering import ListContext, Recipient, RenderedMessage
 from mailing.rendering.headers import (
     address_wire_form,
-    display_name_encode,
+    list_id_field,
     mailbox_field,
     raw_field,
     text_clean,
     unstructured_encode,
 )
+from mailing.services.inbound.parse import display_name_decode
 from mailing.smtp import data_terminated
 
 # The fields that differ per recipient, in the order `render` puts them first.
@@ -140,9 +141,7 @@ class MailPostRenderer:
         domain = context.domain
         post_address = list_address(context.local_part, domain)
         fields: list[bytes] = []
-        list_id = f"{context.local_part}.{domain}"
-        list_name = display_name_encode(context.name)
-        fields.append(raw_field("List-Id", f"{list_name} <{list_id}>" if list_name else f"<{list_id}>"))
+        fields.append(list_id_field(context.name, f"{context.local_part}.{domain}"))
         fields.append(raw_field("List-Post", f"<mailto:{post_address}>"))
         # RFC 8058 §3.1: the POST body a mail provider sends to the List-Unsubscribe URL.
         fields.append(raw_field("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"))
@@ -170,7 +169,7 @@ class MailPostRenderer:
         if rewrite_from:
             # DMARC p=quarantine/reject at the author's domain: a copy From the author that we
             # re-signed would fail alignment, so it comes From the list, the author in Reply-To.
-            author_name = _author_name(parsed)
+            author_name = _author_name(parsed, original_from)
             fields.append(mailbox_field("From", f"{author_name} via {context.name}", post_address))
             reply_to = original_reply_to or original_from
             if reply_to:
@@ -228,7 +227,10 @@ class MailPostRenderer:
         )
 
 
-def _author_name(parsed) -> str:
+def _author_name(parsed, original_from: bytes) -> str:
+    raw_value = original_from.split(b":", 1)[-1].decode("utf-8", "replace")
+    if "=?" in raw_value and (name := display_name_decode(raw_value)):
+        return name  # encoded-words joined as RFC 2047 says (Python's parser adds spaces between them)
     try:
         addresses = parsed["from"].addresses
         if addresses:

@@ -20,9 +20,12 @@ from email.parser import BytesHeaderParser
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
 
 from mailing.models import Broadcast, Delivery, InboundMessage, Member
+from mailing.selectors.admins import list_admin_recipients
+from mailing.services.notices import notice_language, notice_queue
 from tenants.services import organization_sweep_extend
 
 logger = logging.getLogger(__name__)
@@ -213,3 +216,72 @@ def broadcast_finish_if_done(*, broadcast_id: int) -> bool:
             [Broadcast.State.SENT, broadcast_id, Broadcast.State.SENDING, broadcast_id, *final_states],
         )
         return cursor.rowcount == 1
+
+
+# --- Copies that cannot be made ---------------------------------------------------------------------
+# A renderer that raises (a bug, or data no renderer can put in a header) would fail every batch, and
+# dramatiq plus the stall sweeper would retry it for ever. Mailman's shunt queue: stop, keep, say why.
+
+
+def _failure_notices(broadcast: Broadcast, reason: str, *, none_sent: bool) -> None:
+    subject_text = broadcast.subject or _("(no subject)")
+    for recipient in list_admin_recipients(broadcast.mailing_list):
+        with translation.override(recipient.language or notice_language()):
+            if none_sent:
+                subject = _("Not distributed: %(subject)s") % {"subject": subject_text}
+                what = _("The post could not be prepared for its members, so it was not sent to anybody.")
+            else:
+                subject = _("Some members did not get: %(subject)s") % {"subject": subject_text}
+                what = _("The copies for some members could not be prepared; they were not sent those.")
+            body = _(
+                "%(what)s\n\nList: %(list)s\nSubject: %(subject)s\n\n"
+                "Please tell the platform's support; the post is kept.\n\nTechnical detail: %(reason)s\n"
+            ) % {"what": what, "list": broadcast.mailing_list.name, "subject": subject_text, "reason": reason}
+        notice_queue(
+            kind="broadcast-failed",
+            mailing_list=broadcast.mailing_list,
+            to=recipient.address,
+            subject=subject,
+            body=body,
+        )
+
+
+@transaction.atomic
+def broadcast_fail(*, broadcast_id: int, reason: str) -> bool:
+    """No copy of this broadcast can be made: every delivery still to send fails with the reason, the
+    broadcast is FAILED (never retried) and the list's admins are told. True if it failed now."""
+    broadcast = (
+        Broadcast.objects.select_for_update(of=("self",))
+        .select_related("mailing_list")
+        .filter(id=broadcast_id, state=Broadcast.State.SENDING)
+        .first()
+    )
+    if broadcast is None:
+        return False
+    now = timezone.now()
+    reason = reason[:900]
+    Delivery.objects.filter(
+        broadcast_id=broadcast_id, status__in=[Delivery.Status.QUEUED, Delivery.Status.DEFERRED]
+    ).update(status=Delivery.Status.FAILED, last_response=f"554 5.6.0 not sent: {reason}"[:1000], updated_at=now)
+    broadcast.state = Broadcast.State.FAILED
+    broadcast.failure_reason = reason
+    broadcast.plan_resume_member_id = None
+    broadcast.finished_at = now
+    broadcast.save(update_fields=["state", "failure_reason", "plan_resume_member_id", "finished_at"])
+    _failure_notices(broadcast, reason, none_sent=True)
+    logger.error("broadcast failed: its copies cannot be made", extra={"broadcast": broadcast_id, "reason": reason})
+    return True
+
+
+@transaction.atomic
+def broadcast_copies_failed(*, broadcast_id: int, reason: str) -> bool:
+    """Some copies could not be made (they are FAILED already); the rest went out. Kept on the
+    broadcast and told to the admins once. True when this is the first such report."""
+    broadcast = Broadcast.objects.select_for_update(of=("self",)).select_related("mailing_list").get(id=broadcast_id)
+    if broadcast.failure_reason:
+        return False
+    broadcast.failure_reason = reason[:900]
+    broadcast.save(update_fields=["failure_reason"])
+    _failure_notices(broadcast, broadcast.failure_reason, none_sent=False)
+    logger.error("copies of a broadcast could not be made", extra={"broadcast": broadcast_id, "reason": reason})
+    return True

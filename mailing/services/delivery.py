@@ -26,14 +26,14 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import connection
+from django.db import DatabaseError, connection
 from django.utils import timezone
 from django_tenants.utils import schema_context
 
 from mailing.models import Broadcast, Delivery
 from mailing.rendering import BroadcastRenderer, ListContext, Recipient, RenderedMessage, renderer_build
 from mailing.rendering.headers import UnusableAddressError
-from mailing.services.broadcasts import broadcast_finish_if_done
+from mailing.services.broadcasts import broadcast_copies_failed, broadcast_fail, broadcast_finish_if_done
 from mailing.services.delivery_marks import Recorder, marks_flush, recording_cursor, retry_backoff  # noqa: F401
 from mailing.smtp import data_terminated, relay_connect
 from tenants.services import organization_sweep_extend, organizations_to_sweep
@@ -181,6 +181,14 @@ def _wire(message: RenderedMessage) -> bytes:
 _UNUSABLE = "553 5.1.3 unusable address (not sent)"
 
 
+class CopyNotMadeError(Exception):
+    """The renderer raised for one recipient (not an unusable address): a bug or data it cannot encode."""
+
+
+def _not_made(error: Exception) -> str:
+    return f"{type(error).__name__}: {error}"[:500]
+
+
 class _BatchSender:
     """Sends one batch's copies over one reused connection (reconnecting when it drops) and records
     each outcome (Recorder: a Redis mark, reply awaited) before the next copy's content goes out.
@@ -196,6 +204,7 @@ class _BatchSender:
         self.relay: smtplib.SMTP | None = None
         self.index = 0
         self.unrecorded: Callable[[], None] | None = None  # the last copy's outcome, not yet marked
+        self.copies_not_made: list[str] = []  # why, for each copy the renderer could not make
 
     def run(self) -> None:
         failures = 0
@@ -241,17 +250,31 @@ class _BatchSender:
             self.recorder.refused(item.id, item.attempts, code, reply)
 
     def _render(self, item: _Pending) -> RenderedMessage:
-        return self.renderer.render(Recipient(address=item.address, name=item.name, token=item.token))
+        try:
+            return self.renderer.render(Recipient(address=item.address, name=item.name, token=item.token))
+        except UnusableAddressError:
+            raise
+        except Exception as error:
+            raise CopyNotMadeError(_not_made(error)) from error
+
+    def _not_rendered(self, item: _Pending, error: Exception) -> None:
+        """Record a copy that cannot be made as failed (never retried), saying why."""
+        if isinstance(error, UnusableAddressError):
+            self.recorder.failed(item.id, item.attempts, _UNUSABLE)
+            return
+        logger.error("a copy could not be made", extra={"delivery": item.id, "error": str(error)})
+        self.copies_not_made.append(str(error))
+        self.recorder.failed(item.id, item.attempts, f"554 5.6.0 copy could not be made: {error}"[:1000])
 
     def _render_from(self, position: int) -> tuple[int, RenderedMessage | None]:
-        """The first copy from `position` on that can be rendered (unusable addresses are recorded
+        """The first copy from `position` on that can be rendered (copies that cannot are recorded
         as failed on the way); (len(pending), None) when there is none."""
         while position < len(self.pending):
             item = self.pending[position]
             try:
                 return position, self._render(item)
-            except UnusableAddressError:
-                self.recorder.failed(item.id, item.attempts, _UNUSABLE)
+            except (UnusableAddressError, CopyNotMadeError) as error:
+                self._not_rendered(item, error)
                 position += 1
         return position, None
 
@@ -260,9 +283,9 @@ class _BatchSender:
         item = self.pending[self.index]
         try:
             message = self._render(item)
-        except UnusableAddressError:
+        except (UnusableAddressError, CopyNotMadeError) as error:
             self.record_last()
-            self.recorder.failed(item.id, item.attempts, _UNUSABLE)
+            self._not_rendered(item, error)
             self.index += 1
             return
         code, reply = _transmit(self.relay, message, self.record_last)
@@ -323,12 +346,27 @@ class _BatchSender:
             position, message = next_position, next_message
 
 
+def _renderer_or_fail(broadcast: Broadcast) -> BroadcastRenderer | None:
+    """The broadcast's prepared renderer; None when it cannot be prepared, after failing the
+    broadcast with the reason (not retried: the same data fails the same way every time)."""
+    try:
+        return renderer_cache.get(broadcast)
+    except DatabaseError:
+        raise  # our own fault, temporary: the job is retried
+    except Exception as error:
+        logger.exception("renderer could not be prepared", extra={"broadcast": broadcast.id})
+        broadcast_fail(broadcast_id=broadcast.id, reason=_not_made(error))
+        return None
+
+
 def _deliveries_send(broadcast: Broadcast, scope: int, pending: list[_Pending]) -> None:
     """Send `pending` over one reused connection (_BatchSender); the marks are written to
     PostgreSQL when the batch ends (delivery_marks)."""
     if not pending:
         return
-    renderer = renderer_cache.get(broadcast)
+    renderer = _renderer_or_fail(broadcast)
+    if renderer is None:
+        return
     with recording_cursor() as cursor:
         recorder = Recorder(broadcast, scope, cursor)
         sender = _BatchSender(renderer, pending, recorder)
@@ -340,6 +378,8 @@ def _deliveries_send(broadcast: Broadcast, scope: int, pending: list[_Pending]) 
             finally:
                 recorder.close()
         recorder.flush()
+    if sender.copies_not_made:
+        broadcast_copies_failed(broadcast_id=broadcast.id, reason=sender.copies_not_made[0])
 
 
 # --- Locks: one run of a batch at a time ----------------------------------------------------------
@@ -391,7 +431,7 @@ def _pending(queryset) -> list[_Pending]:
 def delivery_batch_send(*, broadcast_id: int, batch_index: int) -> None:
     """Send one batch of a broadcast's fan-out; the batch FANOUT_WINDOW places later is enqueued first."""
     broadcast = Broadcast.objects.select_related("mailing_list").filter(id=broadcast_id).first()
-    if broadcast is None or broadcast.state == Broadcast.State.CANCELLED:
+    if broadcast is None or broadcast.state in (Broadcast.State.CANCELLED, Broadcast.State.FAILED):
         return
     bounds = broadcast.batch_bounds
     if batch_index + 1 >= len(bounds):
@@ -429,7 +469,7 @@ def delivery_batch_send(*, broadcast_id: int, batch_index: int) -> None:
 def delivery_retry_send(*, broadcast_id: int) -> None:
     """Send a broadcast's deferred deliveries whose next attempt is due."""
     broadcast = Broadcast.objects.select_related("mailing_list").filter(id=broadcast_id).first()
-    if broadcast is None:
+    if broadcast is None or broadcast.state == Broadcast.State.FAILED:
         return
     with _batch_lock(broadcast_id, RETRY_LOCK_KEY) as acquired:
         if not acquired:

@@ -19,6 +19,7 @@ from django.db import connection, transaction
 from django.utils import timezone, translation
 
 from mailing.models import InboundMessage, MailingList, Notice
+from mailing.rendering.headers import UnusableAddressError, mailbox_field, raw_field, unstructured_encode
 from mailing.services.inbound.parse import header_text
 from mailing.smtp import relay_connect
 
@@ -30,6 +31,12 @@ AUTO_GENERATED = "auto-generated"
 
 def notice_language() -> str:
     return getattr(connection.tenant, "language", "") or "ja"
+
+
+# Headers are written by mailing.rendering.headers (as for list copies) and kept as written: the
+# policy's refolding would cut a long Japanese list name into encoded-words that Python's own
+# parser reads back with extra spaces.
+NOTICE_POLICY = email.policy.SMTP.clone(refold_source="none")
 
 
 def notice_message_build(
@@ -44,24 +51,27 @@ def notice_message_build(
     in_reply_to: str = "",
     reply_to: str = "",
 ) -> EmailMessage:
-    message = EmailMessage(policy=email.policy.SMTP)
+    """The notice as a message. Raises UnusableAddressError when `to` is not a usable address."""
     domain = from_address.rpartition("@")[2] or "localhost"
-    message["From"] = email.utils.formataddr((header_text(from_name), header_text(from_address)))
-    message["To"] = header_text(to)
-    message["Subject"] = header_text(subject)[:900]
-    message["Date"] = email.utils.format_datetime(timezone.now())
-    message["Message-ID"] = email.utils.make_msgid(domain=domain)
-    message["Auto-Submitted"] = auto_submitted
+    fields = [
+        mailbox_field("From", from_name, header_text(from_address)),
+        mailbox_field("To", "", header_text(to)),
+        unstructured_encode("Subject", subject),
+        raw_field("Date", email.utils.format_datetime(timezone.now())),
+        raw_field("Message-ID", email.utils.make_msgid(domain=domain)),
+        raw_field("Auto-Submitted", auto_submitted),
+    ]
     if x_loop:
-        message["X-Loop"] = header_text(x_loop)
+        fields.append(raw_field("X-Loop", header_text(x_loop)))
     if reply_to:
-        message["Reply-To"] = header_text(reply_to)
+        fields.append(mailbox_field("Reply-To", "", header_text(reply_to)))
     in_reply_to = header_text(in_reply_to)
-    if in_reply_to.startswith("<") and in_reply_to.endswith(">") and " " not in in_reply_to:
-        message["In-Reply-To"] = in_reply_to
-        message["References"] = in_reply_to
-    message.set_content(body, charset="utf-8")
-    return message
+    if in_reply_to.startswith("<") and in_reply_to.endswith(">") and " " not in in_reply_to and in_reply_to.isascii():
+        fields.append(raw_field("In-Reply-To", in_reply_to))
+        fields.append(raw_field("References", in_reply_to))
+    content = EmailMessage(policy=email.policy.SMTP)
+    content.set_content(body, charset="utf-8")  # MIME-Version, Content-Type, Content-Transfer-Encoding, body
+    return email.message_from_bytes(b"".join(fields) + content.as_bytes(), policy=NOTICE_POLICY)
 
 
 @transaction.atomic
@@ -80,22 +90,23 @@ def notice_queue(
     from mailing.addresses import list_address
 
     to = header_text(to)
-    if "@" not in to or any(ch in to for ch in '<>,;"\\'):
-        logger.info("notice not sent: unusable recipient", extra={"kind": kind})
-        return None
     domain = connection.tenant.get_primary_domain().domain
     bounces = f"{mailing_list.local_part}-bounces@{domain}"
-    message = notice_message_build(
-        from_address=bounces,
-        from_name=mailing_list.name,
-        to=to,
-        subject=subject,
-        body=body,
-        auto_submitted=AUTO_REPLIED if answering is not None else AUTO_GENERATED,
-        x_loop=list_address(mailing_list.local_part, domain).lower(),
-        in_reply_to=in_reply_to,
-        reply_to=reply_to,
-    )
+    try:
+        message = notice_message_build(
+            from_address=bounces,
+            from_name=mailing_list.name,
+            to=to,
+            subject=subject,
+            body=body,
+            auto_submitted=AUTO_REPLIED if answering is not None else AUTO_GENERATED,
+            x_loop=list_address(mailing_list.local_part, domain).lower(),
+            in_reply_to=in_reply_to,
+            reply_to=reply_to,
+        )
+    except UnusableAddressError:
+        logger.info("notice not sent: unusable recipient", extra={"kind": kind})
+        return None
     notice = Notice.objects.create(
         kind=kind,
         inbound_message=answering,

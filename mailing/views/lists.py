@@ -10,6 +10,7 @@ from django.views.decorators.http import require_http_methods
 from accounts import policy
 from mailing.errors import MailingUserError
 from mailing.forms import ListCreateForm, ListDeleteForm, ListForm
+from mailing.selectors.deliveries import broadcasts_with_failures
 from mailing.selectors.members import member_status_counts
 from mailing.services import lists as list_services
 from mailing.views.common import list_context
@@ -38,7 +39,14 @@ def list_detail(request: HttpRequest, list_id: int) -> HttpResponse:
     return render(
         request,
         "mailing/list_detail.html",
-        list_context(request, mailing_list, counts=counts, member_total=sum(counts.values()), tab="overview"),
+        list_context(
+            request,
+            mailing_list,
+            counts=counts,
+            member_total=sum(counts.values()),
+            failed_broadcasts=broadcasts_with_failures(mailing_list=mailing_list),
+            tab="overview",
+        ),
     )
 
 

@@ -8,10 +8,13 @@ charset is tried with its superset first, then as declared, then replaced charac
 
 from __future__ import annotations
 
+import base64
+import binascii
 import email
-import email.header
 import email.policy
 import email.utils
+import quopri
+import re
 from dataclasses import dataclass, field
 from email.message import Message
 
@@ -138,19 +141,71 @@ def header_text(value: object) -> str:
     return " ".join(str(value or "").split())
 
 
-def header_decode(raw_value: str) -> str:
-    """A header's text from its raw form, decoding RFC 2047 words with the same charset fallbacks as bodies."""
+_ENCODED_WORD = re.compile(r"=\?([^?\s]+)\?([QqBb])\?([^?\s]*)\?=")
+
+
+def _encoded_word_decode(charset: str, encoding: str, text: str) -> str | None:
+    charset = charset.split("*", 1)[0]  # RFC 2231 §5: charset*language
     try:
-        pieces = email.header.decode_header(raw_value)
-    except Exception:
-        return header_text(raw_value)
-    text = []
-    for piece, charset in pieces:
-        if isinstance(piece, str):
-            text.append(piece)
+        if encoding.lower() == "b":
+            payload = base64.b64decode(text + "=" * (-len(text) % 4), validate=False)
         else:
-            text.append(text_decode(piece, charset or "us-ascii")[0])
-    return header_text("".join(text))
+            payload = quopri.decodestring(text.replace("_", " ").encode("ascii"), header=True)
+    except (ValueError, UnicodeEncodeError, binascii.Error):
+        return None
+    return text_decode(payload, charset)[0]
+
+
+def header_decode(raw_value: str) -> str:
+    """A header's text from its raw form, decoding RFC 2047 words with the same charset fallbacks as bodies.
+
+    White space between two encoded-words is dropped (RFC 2047 §6.2); any other text, and the space
+    between an encoded-word and plain text, is kept (email.header.decode_header drops that space:
+    `=?utf-8?b?...?= back` became "...back")."""
+    pieces: list[str] = []
+    position = 0
+    for match in _ENCODED_WORD.finditer(raw_value):
+        between = raw_value[position : match.start()]
+        if not (position and not between.strip()):
+            pieces.append(between)
+        decoded = _encoded_word_decode(*match.groups())
+        pieces.append(match.group(0) if decoded is None else decoded)
+        position = match.end()
+    pieces.append(raw_value[position:])
+    return header_text("".join(pieces))
+
+
+_PHRASE_TOKEN = re.compile(r'(\s+)|("(?:[^"\\]|\\.)*")|(=\?[^?\s]+\?[QqBb]\?[^?\s]*\?=)|([^\s"]+)')
+
+
+def display_name_decode(raw_value: str) -> str:
+    """The display name of a `phrase <address>` field as written (RFC 5322 §3.4): encoded-words
+    decoded (white space between two of them dropped, RFC 2047 §6.2), quoted strings unquoted.
+
+    Python's address parser keeps the white space between encoded-words, so a long Japanese name that
+    a mail program cut into several words reads back with spaces in the middle."""
+    value = header_text(raw_value)
+    if not value.endswith(">") or "<" not in value:
+        return ""
+    pieces: list[str] = []
+    last_was_word = False
+    pending_space = ""
+    for space, quoted, encoded, other in _PHRASE_TOKEN.findall(value[: value.rindex("<")].strip()):
+        if space:
+            pending_space = " "
+            continue
+        if encoded:
+            decoded = _encoded_word_decode(*_ENCODED_WORD.match(encoded).groups())
+            if decoded is not None:
+                if not last_was_word:
+                    pieces.append(pending_space)
+                pieces.append(decoded)
+                last_was_word, pending_space = True, ""
+                continue
+        text = re.sub(r"\\(.)", r"\1", quoted[1:-1]) if quoted else (encoded or other)
+        pieces.extend((pending_space, text))
+        last_was_word, pending_space = False, ""
+    return header_text("".join(pieces))
 
 
 def _raw_header(message: Message, name: str) -> str | None:
@@ -185,7 +240,8 @@ def _from_parse(parsed: ParsedMessage) -> None:
         parsed.defects.append(f"{len(pairs)} From addresses")
         return
     name, address = pairs[0]
-    parsed.from_name = header_text(name)
+    raw_from = _raw_header(parsed.message, "From") or ""
+    parsed.from_name = (display_name_decode(raw_from) if "=?" in raw_from else "") or header_text(name)
     parsed.from_address = header_text(address).strip("<>")
 
 

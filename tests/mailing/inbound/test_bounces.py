@@ -8,7 +8,7 @@ from pathlib import Path
 from mailing.models import Broadcast, Delivery, InboundMessage, Member, Notice
 from mailing.services.inbound.pipeline import inbound_process
 from tests.factories import mailing_list_make, member_make
-from tests.inbound_support import inbound_make, list_admin_with_email
+from tests.inbound_support import inbound_make, list_admin_with_email, notice_text
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "email"
 
@@ -67,7 +67,7 @@ def test_member_is_suspended_after_the_threshold_and_admins_are_told(tenant_db, 
     member.refresh_from_db()
     assert member.status == Member.Status.BOUNCING
     notice = Notice.objects.get(kind="bounce-suspended", recipient="listadmin@test.example")
-    assert b"dead@example.org" in bytes(notice.raw)
+    assert "dead@example.org" in notice_text(notice)
 
 
 def test_an_auto_reply_to_the_return_path_is_not_a_bounce(tenant_db):

@@ -5,7 +5,10 @@ from __future__ import annotations
 import email
 import email.policy
 
+import pytest
+
 from mailing.models import InboundMessage, Notice
+from mailing.rendering.headers import UnusableAddressError
 from mailing.services.inbound.pipeline import inbound_process
 from mailing.services.notices import notice_message_build
 from tests.factories import mailing_list_make, sender_make
@@ -34,10 +37,19 @@ def test_crlf_in_a_held_posts_encoded_subject_never_reaches_a_notice_header(tena
 
 
 def test_notice_headers_refuse_line_breaks_in_every_field():
+    with pytest.raises(UnusableAddressError):  # a recipient with a line break is no address at all
+        notice_message_build(
+            from_address="list-bounces@test.localhost",
+            from_name="List",
+            to="someone@example.org\nCc: b@example.org",
+            subject="Hello",
+            body="text",
+            auto_submitted="auto-generated",
+        )
     message = notice_message_build(
         from_address="list-bounces@test.localhost",
         from_name="List\r\nBcc: a@example.org",
-        to="someone@example.org\nCc: b@example.org",
+        to="someone@example.org",
         subject="Hello\r\n\r\nbody injection",
         body="text",
         auto_submitted="auto-generated",
