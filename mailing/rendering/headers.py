@@ -9,7 +9,10 @@ encoded-words; folding uses CRLF + space (RFC 5322 §2.2.3).
 from __future__ import annotations
 
 import base64
+import binascii
+import quopri
 import re
+from collections.abc import Callable
 from email.header import Header
 
 # C0 and C1 control characters (CR, LF, NUL, NEL...) and the Unicode line and paragraph separators.
@@ -188,3 +191,76 @@ def raw_field(name: str, value: str) -> bytes:
     if _CONTROL.search(value) or not value.isascii():
         raise ValueError(f"unsafe value for {name}")
     return f"{name}: {value}\r\n".encode("ascii")
+
+
+# --- Reading what others wrote -----------------------------------------------------------------------
+_ENCODED_WORD = re.compile(r"=\?([^?\s]+)\?([QqBb])\?([^?\s]*)\?=")
+_PHRASE_TOKEN = re.compile(r'(\s+)|("(?:[^"\\]|\\.)*")|(=\?[^?\s]+\?[QqBb]\?[^?\s]*\?=)|([^\s"]+)')
+TextDecoder = Callable[[bytes, str], str]
+
+
+def _codec_decode(payload: bytes, charset: str) -> str:
+    try:
+        return payload.decode(charset, errors="replace")
+    except LookupError:
+        return payload.decode("utf-8", errors="replace")
+
+
+def _encoded_word_decode(match: re.Match, decode: TextDecoder) -> str | None:
+    charset, encoding, text = match.groups()
+    charset = charset.split("*", 1)[0].lower()  # RFC 2231 §5: charset*language
+    try:
+        if encoding.lower() == "b":
+            payload = base64.b64decode(text + "=" * (-len(text) % 4), validate=False)
+        else:
+            payload = quopri.decodestring(text.replace("_", " ").encode("ascii"), header=True)
+    except (ValueError, UnicodeEncodeError, binascii.Error):
+        return None
+    return decode(payload, charset)
+
+
+def encoded_words_decode(raw_value: str, *, decode: TextDecoder = _codec_decode) -> str:
+    """An unstructured field's text from its raw form (RFC 2047), as one line.
+
+    White space between two encoded-words is dropped (RFC 2047 §6.2); any other text, and the space
+    between an encoded-word and plain text, is kept (email.header.decode_header drops that space:
+    `=?utf-8?b?5byV55So?= back` became "引用back"). `decode` turns a word's bytes into text (the
+    inbound parser passes its charset fallbacks for Japanese mail)."""
+    pieces: list[str] = []
+    position = 0
+    for match in _ENCODED_WORD.finditer(raw_value):
+        between = raw_value[position : match.start()]
+        if not (position and not between.strip()):
+            pieces.append(between)
+        decoded = _encoded_word_decode(match, decode)
+        pieces.append(match.group(0) if decoded is None else decoded)
+        position = match.end()
+    pieces.append(raw_value[position:])
+    return text_clean("".join(pieces), max_length=998)
+
+
+def display_name_decode(raw_value: str, *, decode: TextDecoder = _codec_decode) -> str:
+    """The display name of a `phrase <address>` field as written (RFC 5322 §3.4): encoded-words decoded
+    (white space between two of them dropped, RFC 2047 §6.2), quoted strings unquoted; "" when the
+    value is not of that form.
+
+    Python's address parser keeps the white space between encoded-words, so a long Japanese name that
+    a mail program cut into several words reads back from it with spaces in the middle."""
+    value = text_clean(raw_value, max_length=len(raw_value))  # unfolded; cut only once decoded
+    if not value.endswith(">") or "<" not in value:
+        return ""
+    pieces: list[str] = []
+    after_encoded_word = False
+    space = ""
+    for blank, quoted, encoded, other in _PHRASE_TOKEN.findall(value[: value.rindex("<")].strip()):
+        if blank:
+            space = " "
+            continue
+        decoded = _encoded_word_decode(_ENCODED_WORD.match(encoded), decode) if encoded else None
+        if decoded is not None:
+            pieces.extend(("" if after_encoded_word else space, decoded))
+            after_encoded_word, space = True, ""
+            continue
+        pieces.extend((space, re.sub(r"\\(.)", r"\1", quoted[1:-1]) if quoted else (encoded or other)))
+        after_encoded_word, space = False, ""
+    return text_clean("".join(pieces), max_length=DISPLAY_NAME_MAX)

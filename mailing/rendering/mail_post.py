@@ -26,13 +26,13 @@ from mailing.models import Broadcast
 from mailing.rendering import ListContext, Recipient, RenderedMessage
 from mailing.rendering.headers import (
     address_wire_form,
+    display_name_decode,
     list_id_field,
     mailbox_field,
     raw_field,
     text_clean,
     unstructured_encode,
 )
-from mailing.services.inbound.parse import display_name_decode
 from mailing.smtp import data_terminated
 
 # The fields that differ per recipient, in the order `render` puts them first.

@@ -2,9 +2,9 @@
 
 Every notice is an RFC 3834 automatic message: `Auto-Submitted: auto-replied` when it answers a mail,
 `auto-generated` otherwise; answers to a mail go out with the null envelope sender <> so they can
-never start a loop. Header values are made from text that passed `header_text` (CR/LF collapsed) and
-then through email.policy.SMTP, which refuses any remaining line break: nothing a sender or a form
-wrote can add a header (CVE-2024-6923 class of bug).
+never start a loop. Header values are made from text that passed `text_clean` (CR/LF collapsed) and
+are written by mailing.rendering.headers, as list copies are (folded RFC 2047 words that read back
+whole): nothing a sender or a form wrote can add a header (CVE-2024-6923 class of bug).
 The notice is stored (mailing.Notice) and sent by a job after commit.
 """
 
@@ -13,15 +13,17 @@ from __future__ import annotations
 import email.policy
 import email.utils
 import logging
+import smtplib
 from email.message import EmailMessage
 
 from django.db import connection, transaction
 from django.utils import timezone, translation
 
+from mailing.addresses import list_address
 from mailing.models import InboundMessage, MailingList, Notice
-from mailing.rendering.headers import UnusableAddressError, mailbox_field, raw_field, unstructured_encode
-from mailing.services.inbound.parse import header_text
+from mailing.rendering.headers import UnusableAddressError, mailbox_field, raw_field, text_clean, unstructured_encode
 from mailing.smtp import relay_connect
+from tenants.jobs import job_send_on_commit
 
 logger = logging.getLogger(__name__)
 
@@ -54,18 +56,18 @@ def notice_message_build(
     """The notice as a message. Raises UnusableAddressError when `to` is not a usable address."""
     domain = from_address.rpartition("@")[2] or "localhost"
     fields = [
-        mailbox_field("From", from_name, header_text(from_address)),
-        mailbox_field("To", "", header_text(to)),
+        mailbox_field("From", from_name, text_clean(from_address)),
+        mailbox_field("To", "", text_clean(to)),
         unstructured_encode("Subject", subject),
         raw_field("Date", email.utils.format_datetime(timezone.now())),
         raw_field("Message-ID", email.utils.make_msgid(domain=domain)),
         raw_field("Auto-Submitted", auto_submitted),
     ]
     if x_loop:
-        fields.append(raw_field("X-Loop", header_text(x_loop)))
+        fields.append(raw_field("X-Loop", text_clean(x_loop)))
     if reply_to:
-        fields.append(mailbox_field("Reply-To", "", header_text(reply_to)))
-    in_reply_to = header_text(in_reply_to)
+        fields.append(mailbox_field("Reply-To", "", text_clean(reply_to)))
+    in_reply_to = text_clean(in_reply_to)
     if in_reply_to.startswith("<") and in_reply_to.endswith(">") and " " not in in_reply_to and in_reply_to.isascii():
         fields.append(raw_field("In-Reply-To", in_reply_to))
         fields.append(raw_field("References", in_reply_to))
@@ -87,9 +89,7 @@ def notice_queue(
     reply_to: str = "",
 ) -> Notice | None:
     """Store a notice from the list; it is sent after commit. Returns None when `to` is not an address."""
-    from mailing.addresses import list_address
-
-    to = header_text(to)
+    to = text_clean(to)
     domain = connection.tenant.get_primary_domain().domain
     bounces = f"{mailing_list.local_part}-bounces@{domain}"
     try:
@@ -116,24 +116,12 @@ def notice_queue(
         recipient=to,
         raw=message.as_bytes(),
     )
-    schema_name = connection.schema_name
-    transaction.on_commit(lambda: _notice_enqueue(schema_name, notice.id))
+    job_send_on_commit("send_notice", connection.schema_name, notice.id, robust=True)
     return notice
-
-
-def _notice_enqueue(schema_name: str, notice_id: int) -> None:
-    from mailing.tasks.inbound import send_notice
-
-    try:
-        send_notice.send(schema_name, notice_id)
-    except Exception:
-        logger.exception("notice enqueue failed", extra={"notice": notice_id})
 
 
 def notice_send(*, notice_id: int) -> None:
     """Send one queued notice through the relay. 4xx and connection trouble raise (the job retries); 5xx fails it."""
-    import smtplib
-
     with transaction.atomic():
         notice = Notice.objects.select_for_update().filter(id=notice_id, state=Notice.State.QUEUED).first()
         if notice is None:

@@ -24,9 +24,9 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from mailing.rendering import ListContext, Recipient
-from mailing.rendering.headers import mailbox_field, text_clean
+from mailing.rendering.headers import display_name_decode, mailbox_field, text_clean
 from mailing.rendering.mail_post import MailPostRenderer
-from mailing.services.inbound.parse import display_name_decode, message_parse
+from mailing.services.inbound.parse import message_parse
 from mailing.services.notices import notice_message_build
 from tenants.services import dkim_key_generate
 

@@ -12,8 +12,8 @@ import dkim
 import pytest
 from django.test import Client
 
-from mailing import rendering
 from mailing.models import Broadcast, Delivery, Notice
+from mailing.rendering import registry
 from mailing.rendering.mail_post import MailPostRenderer
 from mailing.tasks.delivery import delivery_batch_send, delivery_retry_send
 from tests.conftest import tenant_host
@@ -88,7 +88,7 @@ def test_a_broadcast_whose_copies_cannot_be_made_fails_visibly_and_is_not_retrie
     mailing_list, admin_address = admin_and_list
     members = [member_make(mailing_list) for _ in range(3)]
     exploding = _Explodes()
-    monkeypatch.setitem(rendering.RENDERERS, Broadcast.Channel.MAIL, exploding.factory)
+    monkeypatch.setitem(registry.RENDERERS, Broadcast.Channel.MAIL, exploding.factory)
     broadcast = mail_broadcast_make(mailing_list, raw=eml("post_multipart_japanese.eml"))
     worker_drain(dramatiq_broker, dramatiq_worker)
 
@@ -132,7 +132,7 @@ def test_a_copy_that_cannot_be_made_fails_alone_and_the_admins_hear_once(
     mailing_list, admin_address = admin_and_list
     fine = [member_make(mailing_list, name="山田 太郎") for _ in range(2)]
     broken = member_make(mailing_list, name="壊れる名前")
-    monkeypatch.setitem(rendering.RENDERERS, Broadcast.Channel.MAIL, _Explodes(for_name="壊れる名前").factory)
+    monkeypatch.setitem(registry.RENDERERS, Broadcast.Channel.MAIL, _Explodes(for_name="壊れる名前").factory)
     broadcast = mail_broadcast_make(mailing_list, raw=eml("post_multipart_japanese.eml"))
     worker_drain(dramatiq_broker, dramatiq_worker)
 

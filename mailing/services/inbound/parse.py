@@ -8,15 +8,13 @@ charset is tried with its superset first, then as declared, then replaced charac
 
 from __future__ import annotations
 
-import base64
-import binascii
 import email
 import email.policy
 import email.utils
-import quopri
-import re
 from dataclasses import dataclass, field
 from email.message import Message
+
+from mailing.rendering.headers import display_name_decode, encoded_words_decode, text_clean
 
 # Declared charset -> codecs to try, most capable first (WHATWG Encoding Standard maps shift_jis to
 # windows-31j too; cp50221 is not in Python, iso2022_jp_ext covers half-width kana).
@@ -35,6 +33,12 @@ _CHARSET_SUPERSETS: dict[str, tuple[str, ...]] = {
     "euc-kr": ("cp949",),
 }
 MAX_TEXT_CHARS = 1_000_000
+FIELD_MAX_CHARS = 998  # RFC 5322 §2.1.1: a header line's limit; a longer decoded value is cut there
+
+
+def _field_text(value: str) -> str:
+    """A header value as one line (mailing.rendering.headers.text_clean: CR/LF never reach a header)."""
+    return text_clean(value, max_length=FIELD_MAX_CHARS)
 
 
 @dataclass
@@ -136,76 +140,13 @@ def text_decode(payload: bytes, charset: str | None) -> tuple[str, bool]:
     return payload.decode("utf-8", errors="replace"), False
 
 
-def header_text(value: object) -> str:
-    """A header as one line of text: folded whitespace and any CR/LF collapsed (they never reach a header)."""
-    return " ".join(str(value or "").split())
-
-
-_ENCODED_WORD = re.compile(r"=\?([^?\s]+)\?([QqBb])\?([^?\s]*)\?=")
-
-
-def _encoded_word_decode(charset: str, encoding: str, text: str) -> str | None:
-    charset = charset.split("*", 1)[0]  # RFC 2231 §5: charset*language
-    try:
-        if encoding.lower() == "b":
-            payload = base64.b64decode(text + "=" * (-len(text) % 4), validate=False)
-        else:
-            payload = quopri.decodestring(text.replace("_", " ").encode("ascii"), header=True)
-    except (ValueError, UnicodeEncodeError, binascii.Error):
-        return None
-    return text_decode(payload, charset)[0]
+def _word_decode(payload: bytes, charset: str) -> str:
+    return text_decode(payload, charset or "us-ascii")[0]
 
 
 def header_decode(raw_value: str) -> str:
-    """A header's text from its raw form, decoding RFC 2047 words with the same charset fallbacks as bodies.
-
-    White space between two encoded-words is dropped (RFC 2047 §6.2); any other text, and the space
-    between an encoded-word and plain text, is kept (email.header.decode_header drops that space:
-    `=?utf-8?b?...?= back` became "...back")."""
-    pieces: list[str] = []
-    position = 0
-    for match in _ENCODED_WORD.finditer(raw_value):
-        between = raw_value[position : match.start()]
-        if not (position and not between.strip()):
-            pieces.append(between)
-        decoded = _encoded_word_decode(*match.groups())
-        pieces.append(match.group(0) if decoded is None else decoded)
-        position = match.end()
-    pieces.append(raw_value[position:])
-    return header_text("".join(pieces))
-
-
-_PHRASE_TOKEN = re.compile(r'(\s+)|("(?:[^"\\]|\\.)*")|(=\?[^?\s]+\?[QqBb]\?[^?\s]*\?=)|([^\s"]+)')
-
-
-def display_name_decode(raw_value: str) -> str:
-    """The display name of a `phrase <address>` field as written (RFC 5322 §3.4): encoded-words
-    decoded (white space between two of them dropped, RFC 2047 §6.2), quoted strings unquoted.
-
-    Python's address parser keeps the white space between encoded-words, so a long Japanese name that
-    a mail program cut into several words reads back with spaces in the middle."""
-    value = header_text(raw_value)
-    if not value.endswith(">") or "<" not in value:
-        return ""
-    pieces: list[str] = []
-    last_was_word = False
-    pending_space = ""
-    for space, quoted, encoded, other in _PHRASE_TOKEN.findall(value[: value.rindex("<")].strip()):
-        if space:
-            pending_space = " "
-            continue
-        if encoded:
-            decoded = _encoded_word_decode(*_ENCODED_WORD.match(encoded).groups())
-            if decoded is not None:
-                if not last_was_word:
-                    pieces.append(pending_space)
-                pieces.append(decoded)
-                last_was_word, pending_space = True, ""
-                continue
-        text = re.sub(r"\\(.)", r"\1", quoted[1:-1]) if quoted else (encoded or other)
-        pieces.extend((pending_space, text))
-        last_was_word, pending_space = False, ""
-    return header_text("".join(pieces))
+    """A header's text from its raw form, decoding RFC 2047 words with the same charset fallbacks as bodies."""
+    return _field_text(encoded_words_decode(raw_value, decode=_word_decode))
 
 
 def _raw_header(message: Message, name: str) -> str | None:
@@ -241,8 +182,11 @@ def _from_parse(parsed: ParsedMessage) -> None:
         return
     name, address = pairs[0]
     raw_from = _raw_header(parsed.message, "From") or ""
-    parsed.from_name = (display_name_decode(raw_from) if "=?" in raw_from else "") or header_text(name)
-    parsed.from_address = header_text(address).strip("<>")
+    if "=?" in raw_from:  # one author (checked above): read its name as RFC 2047 says, not as CPython does
+        parsed.from_name = display_name_decode(raw_from, decode=_word_decode) or _field_text(name)
+    else:
+        parsed.from_name = _field_text(name)
+    parsed.from_address = _field_text(address).strip("<>")
 
 
 def message_parse(raw: bytes) -> ParsedMessage:
@@ -257,9 +201,9 @@ def message_parse(raw: bytes) -> ParsedMessage:
     _from_parse(parsed)
     raw_subject = _raw_header(message, "Subject")
     parsed.subject = (
-        header_decode(raw_subject) if raw_subject and "=?" in raw_subject else header_text(parsed.header("Subject"))
+        header_decode(raw_subject) if raw_subject and "=?" in raw_subject else _field_text(parsed.header("Subject"))
     )
-    parsed.message_id = header_text(parsed.header("Message-ID"))
+    parsed.message_id = _field_text(parsed.header("Message-ID"))
     try:
         parts = list(message.walk())
     except Exception as error:
@@ -275,7 +219,7 @@ def message_parse(raw: bytes) -> ParsedMessage:
             if disposition == "attachment" or filename or not content_type.startswith("text/"):
                 payload = part.get_payload(decode=True) or b""
                 parsed.attachments.append(
-                    Attachment(filename=header_text(filename or ""), content_type=content_type, size=len(payload))
+                    Attachment(filename=_field_text(filename or ""), content_type=content_type, size=len(payload))
                 )
             elif content_type == "text/plain" and not parsed.text:
                 parsed.text = _part_text(part, parsed.defects)
