@@ -9,12 +9,20 @@ organization's ids simply do not exist in this schema and answer 404):
 
 The roles a person holds come from one selector (accounts.selectors.console_roles); lists are known
 here by id only. Every console view asks here; nothing else checks roles.
+
+Power over other people (RELIABILITY.md: a role never grants power over another person's
+credentials): nobody, the owner included, changes another person's e-mail address, password, user
+name or second factor; each person changes their own, a new address only once verified. A role on a
+list is removed by the person themselves, by an owner, or by someone whose reach is strictly wider
+than the person's (a group admin over a list admin of one of their lists); never the other way round,
+so a list admin cannot remove the owner or a fellow admin.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import PermissionDenied
 
 from accounts.selectors import User, console_roles
@@ -64,3 +72,26 @@ def dev_mail_can_view(user: User) -> bool:
 def require(allowed: bool) -> None:
     if not allowed:
         raise PermissionDenied
+
+
+def user_can_change_credentials(actor: User, target: AbstractBaseUser) -> bool:
+    """E-mail address, password, user name, two-factor: only the person themselves (the changed address
+    is where the password-reset mail goes, so editing it is taking the account over)."""
+    return actor.is_authenticated and actor.pk == target.pk
+
+
+def admin_role_can_remove(actor: User, *, list_id: int, target: AbstractBaseUser) -> bool:
+    """May `actor` remove `target`'s admin role on this list (a role, not their account)?"""
+    if not list_can_manage(actor, list_id):
+        return False
+    if actor.pk == target.pk or is_owner(actor):
+        return True
+    target_reach = list_scope(target)
+    if target_reach.every_list:  # an owner's role is removed by an owner only
+        return False
+    return target_reach.list_ids < list_scope(actor).list_ids
+
+
+def reset_key_may_go_to(*, user_verified: bool) -> bool:
+    """A password-reset key is mailed only to an address the account's owner verified."""
+    return user_verified

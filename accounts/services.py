@@ -40,15 +40,6 @@ def profile_language_set(*, user: AbstractBaseUser, language: str) -> None:
 
 
 @transaction.atomic
-def user_email_set(*, user: AbstractBaseUser, email: str) -> None:
-    """Change a console user's address, which is also where their password-reset mail goes (allauth)."""
-    user.email = email
-    user.save(update_fields=["email"])
-    EmailAddress.objects.filter(user=user).delete()
-    EmailAddress.objects.create(user=user, email=email, primary=True, verified=True)
-
-
-@transaction.atomic
 def organization_create_with_owner(
     *, slug: str, name: str, owner_email: str, owner_password: str, owner_username: str | None = None
 ) -> OrganizationCreated:

@@ -57,10 +57,6 @@ class AdminAddForm(forms.Form):
     email = forms.CharField(label=_("E-mail address"), max_length=254, required=False)
 
 
-class AdminEditForm(forms.Form):
-    email = forms.CharField(label=_("E-mail address"), max_length=254)
-
-
 STATUS_LABELS = {
     Member.Status.ACTIVE: _("Active"),
     Member.Status.SUSPENDED: _("Suspended"),

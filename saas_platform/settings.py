@@ -150,6 +150,12 @@ ACCOUNT_LOGIN_METHODS = {"username", "email"}
 ACCOUNT_ADAPTER = "accounts.adapter.AccountAdapter"
 ACCOUNT_SIGNUP_FIELDS = ["email*", "username*", "password1*", "password2*"]
 ACCOUNT_EMAIL_VERIFICATION = "none"
+# A person changes their own address; the new one replaces the old only once verified (its
+# confirmation mail). Nobody else can change it (accounts.policy.user_can_change_credentials).
+ACCOUNT_CHANGE_EMAIL = True
+# Reset keys go to verified addresses only; an address with no account gets no mail at all.
+ACCOUNT_FORMS = {"reset_password": "accounts.forms.VerifiedAddressResetPasswordForm"}
+ACCOUNT_EMAIL_UNKNOWN_ACCOUNTS = False
 ACCOUNT_LOGOUT_ON_GET = False
 ACCOUNT_RATE_LIMITS = {"login_failed": "5/m/ip,5/5m/key"}
 # Where accounts.policy learns which lists a person administers: one function per app that grants

@@ -39,6 +39,5 @@ urlpatterns = [
     path("lists/<int:list_id>/senders/<int:sender_id>/edit/", senders.sender_edit, name="sender_edit"),
     path("lists/<int:list_id>/senders/<int:sender_id>/delete/", senders.sender_delete, name="sender_delete"),
     path("lists/<int:list_id>/admins/", admins.admin_list, name="admin_list"),
-    path("lists/<int:list_id>/admins/<int:admin_id>/edit/", admins.admin_edit, name="admin_edit"),
     path("lists/<int:list_id>/admins/<int:admin_id>/delete/", admins.admin_delete, name="admin_delete"),
 ]

@@ -9,7 +9,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils.translation import gettext as _
 
-from accounts.services import user_email_set, user_invite
+from accounts.services import user_invite
 from audit.services import audit_record
 from mailing.errors import MailingUserError
 from mailing.models import ListAdmin, MailingList
@@ -29,7 +29,14 @@ def _user_find_or_invite(*, username: str, email: str) -> tuple[Any, bool]:
         query |= Q(email__iexact=email)
     found = list(user_model.objects.filter(query)[:2])
     if len(found) == 1:
-        return found[0], False
+        user = found[0]
+        if (username and user.get_username().lower() != username.lower()) or (
+            email and user.email.lower() != email.lower()
+        ):
+            # Never quietly pair one person's name with another address: the role goes to the user
+            # found, whose address (where their reset mail goes) nobody here may change.
+            raise MailingUserError(_("The user name and the e-mail address belong to different users."))
+        return user, False
     if len(found) > 1:
         raise MailingUserError(_("The user name and the e-mail address belong to different users."))
     if not username or not email:
@@ -58,27 +65,6 @@ def list_admin_add(
         after={"user": user.get_username(), "email": user.email, "invited": invited},
     )
     return admin, invited
-
-
-@transaction.atomic
-def list_admin_update(*, admin: ListAdmin, email: str, actor: Any = None) -> ListAdmin:
-    """Change the admin's e-mail address (where their password-reset mail goes)."""
-    email = address_validate(email)
-    user = admin.user
-    if get_user_model().objects.filter(email__iexact=email).exclude(pk=user.pk).exists():
-        raise MailingUserError(_("%(email)s belongs to another user.") % {"email": email})
-    before = {"user": user.get_username(), "email": user.email}
-    user_email_set(user=user, email=email)
-    audit_record(
-        actor=actor,
-        action="admin.update",
-        obj=admin,
-        object_label=user.get_username(),
-        mailing_list_id=admin.mailing_list_id,
-        before=before,
-        after={"user": user.get_username(), "email": email},
-    )
-    return admin
 
 
 @transaction.atomic

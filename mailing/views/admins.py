@@ -10,7 +10,8 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from mailing.errors import MailingUserError
-from mailing.forms import AdminAddForm, AdminEditForm
+from accounts import policy
+from mailing.forms import AdminAddForm
 from mailing.models import ListAdmin
 from mailing.services import admins as admin_services
 from mailing.views.common import list_context, list_for_user
@@ -47,28 +48,12 @@ def admin_list(request: HttpRequest, list_id: int) -> HttpResponse:
             else:
                 messages.success(request, _("%(user)s is now an admin.") % {"user": admin.user.get_username()})
             return redirect("console:admin_list", list_id=mailing_list.pk)
-    admins = mailing_list.admins.select_related("user").order_by("user__username")
+    admins = list(mailing_list.admins.select_related("user").order_by("user__username"))
+    for admin in admins:
+        admin.can_remove = policy.admin_role_can_remove(request.user, list_id=mailing_list.pk, target=admin.user)
+        admin.is_self = admin.user_id == request.user.pk
     return render(
         request, "mailing/admins.html", list_context(request, mailing_list, form=form, admins=admins, tab="admins")
-    )
-
-
-@login_required
-@require_http_methods(["GET", "POST"])
-def admin_edit(request: HttpRequest, list_id: int, admin_id: int) -> HttpResponse:
-    mailing_list = list_for_user(request.user, list_id)
-    admin = get_object_or_404(ListAdmin.objects.select_related("user"), pk=admin_id, mailing_list=mailing_list)
-    form = AdminEditForm(request.POST or None, initial={"email": admin.user.email})
-    if request.method == "POST" and form.is_valid():
-        try:
-            admin_services.list_admin_update(admin=admin, actor=request.user, **form.cleaned_data)
-        except MailingUserError as error:
-            form.add_error(None, str(error))
-        else:
-            messages.success(request, _("%(user)s was saved.") % {"user": admin.user.get_username()})
-            return redirect("console:admin_list", list_id=mailing_list.pk)
-    return render(
-        request, "mailing/admin_form.html", list_context(request, mailing_list, form=form, admin=admin, tab="admins")
     )
 
 
@@ -77,6 +62,7 @@ def admin_edit(request: HttpRequest, list_id: int, admin_id: int) -> HttpRespons
 def admin_delete(request: HttpRequest, list_id: int, admin_id: int) -> HttpResponse:
     mailing_list = list_for_user(request.user, list_id)
     admin = get_object_or_404(ListAdmin.objects.select_related("user"), pk=admin_id, mailing_list=mailing_list)
+    policy.require(policy.admin_role_can_remove(request.user, list_id=mailing_list.pk, target=admin.user))
     try:
         admin_services.list_admin_remove(admin=admin, actor=request.user)
     except MailingUserError as error:

@@ -13,6 +13,7 @@ Rules (accounts.policy):
 from __future__ import annotations
 
 import pytest
+from allauth.account.models import EmailAddress
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import connection
@@ -157,3 +158,106 @@ def test_a_session_is_worthless_on_another_organizations_host(world, other_tenan
     response = client.get(url, HTTP_HOST=tenant_host(other_tenant))
     assert response.status_code == 302
     assert response["Location"].startswith(reverse(settings.LOGIN_URL))
+
+
+# --- Power over other people's accounts ------------------------------------------------------------
+# RELIABILITY.md: a role never grants power over another person's credentials. The owner who creates a
+# list becomes its admin; a list admin and a group admin of that list try every console action that
+# names an admin (every URL with an admin_id: found here, so new ones are covered) against the
+# owner's entry and a fellow admin's, by GET and by POST with an e-mail change in it. Each is refused,
+# and the target's user name, address, password and verified addresses stay as they were.
+
+ADMIN_URL_NAMES = [
+    name
+    for name in console_url_names()
+    if "admin_id" in next(p for p in urls_console.urlpatterns if p.name == name).pattern.converters
+]
+TAKEOVER_FORM = {"email": "attacker@evil.example", "username": "attacker", "password1": "x", "password2": "x"}
+
+
+@pytest.fixture
+def admins_of_one_list(tenant_db):
+    owner = user_make(is_owner=True)
+    mailing_list = managed_list_make(admin=owner)  # as list_create makes it: its creator is its admin
+    list_admin, peer = user_make(), user_make()
+    group_admin, peer_group_admin = user_make(), user_make()
+    for user in (list_admin, peer, group_admin, peer_group_admin):
+        ListAdmin.objects.create(mailing_list=mailing_list, user=user)
+    group_admin_make(mailing_list, user=group_admin)
+    group_admin_make(mailing_list, user=peer_group_admin)
+    return {
+        "list": mailing_list,
+        "owner": owner,
+        "list_admin": list_admin,
+        "peer": peer,
+        "group_admin": group_admin,
+        "peer_group_admin": peer_group_admin,
+    }
+
+
+def _credentials(user) -> tuple:
+    user.refresh_from_db()
+    addresses = sorted(EmailAddress.objects.filter(user=user).values_list("email", "verified", "primary"))
+    return (user.get_username(), user.email, user.password, user.is_active, addresses)
+
+
+@pytest.mark.parametrize("name", ADMIN_URL_NAMES)
+@pytest.mark.parametrize(
+    ("actor", "target"),
+    [
+        ("list_admin", "owner"),
+        ("list_admin", "peer"),
+        ("list_admin", "group_admin"),
+        ("group_admin", "owner"),
+        ("group_admin", "peer_group_admin"),
+    ],
+)
+def test_a_list_or_group_admin_can_do_nothing_to_the_owners_or_a_fellow_admins_account(
+    tenant, admins_of_one_list, name, actor, target
+):
+    people = admins_of_one_list
+    entry = ListAdmin.objects.get(mailing_list=people["list"], user=people[target])
+    url = reverse(f"console:{name}", kwargs={"list_id": people["list"].pk, "admin_id": entry.pk})
+    before = _credentials(people[target])
+    client = _client(tenant, people[actor])
+    assert client.get(url).status_code in {403, 405}
+    assert client.post(url, TAKEOVER_FORM).status_code == 403
+    assert _credentials(people[target]) == before
+    assert ListAdmin.objects.filter(pk=entry.pk).exists()
+
+
+def test_nobody_changes_another_persons_address_not_even_the_owner(tenant, admins_of_one_list):
+    people = admins_of_one_list
+    client = _client(tenant, people["owner"])
+    before = _credentials(people["list_admin"])
+    for name in ADMIN_URL_NAMES:
+        entry = ListAdmin.objects.get(mailing_list=people["list"], user=people["list_admin"])
+        client.post(reverse(f"console:{name}", kwargs={"list_id": people["list"].pk, "admin_id": entry.pk}),
+                    TAKEOVER_FORM)  # fmt: skip
+    assert _credentials(people["list_admin"]) == before
+
+
+def test_roles_are_removed_only_downwards_or_by_oneself(tenant, admins_of_one_list):
+    people = admins_of_one_list
+    wider = group_admin_make(people["list"], managed_list_make(), user=user_make()).user  # two lists
+    ListAdmin.objects.create(mailing_list=people["list"], user=wider)
+
+    def remove(actor, target) -> int:
+        entry = ListAdmin.objects.get(mailing_list=people["list"], user=people.get(target, target))
+        url = reverse("console:admin_delete", kwargs={"list_id": people["list"].pk, "admin_id": entry.pk})
+        return _client(tenant, people.get(actor, actor)).post(url).status_code
+
+    assert remove(wider, "list_admin") == 302  # a group admin over more lists manages a list's admins
+    assert remove("peer", "peer") == 302  # anyone may step down
+    assert remove("owner", "group_admin") == 302  # the owner manages every role
+    assert not ListAdmin.objects.filter(user__in=[people["list_admin"], people["peer"], people["group_admin"]]).exists()
+
+
+def test_a_new_admin_is_never_paired_with_somebody_elses_address(tenant, admins_of_one_list):
+    people = admins_of_one_list
+    other_list = managed_list_make(admin=people["list_admin"])
+    url = reverse("console:admin_list", kwargs={"list_id": other_list.pk})
+    client = _client(tenant, people["list_admin"])
+    response = client.post(url, {"username": people["owner"].get_username(), "email": "attacker@evil.example"})
+    assert response.status_code == 200  # the form again, with an error
+    assert not ListAdmin.objects.filter(mailing_list=other_list, user=people["owner"]).exists()
