@@ -131,3 +131,52 @@ class PreparedSigner:
         canonical = [header_canonicalize_relaxed(field) for field in personal_fields]
         data = b"".join(part if isinstance(part, bytes) else canonical[part] for part in self.parts)
         return self.signer.signature_field(data)
+
+
+# Signed when present (RFC 6376 §5.4.1 recommends these); each in h= as often as it appears.
+MESSAGE_SIGNED_HEADERS = (
+    "from",
+    "reply-to",
+    "subject",
+    "date",
+    "to",
+    "cc",
+    "message-id",
+    "in-reply-to",
+    "references",
+    "mime-version",
+    "content-type",
+    "content-transfer-encoding",
+    "auto-submitted",
+    "list-id",
+    "list-unsubscribe",
+    "list-unsubscribe-post",
+)
+
+
+def message_sign(data: bytes, *, domain: str, selector: str, private_pem: str, timestamp: int) -> bytes:
+    """A whole message (notices, Django's mail) with our DKIM-Signature field in front; `data` has CRLF
+    line endings. Same signer as list copies (relaxed/relaxed, rsa-sha256)."""
+    head, separator, body = data.partition(b"\r\n\r\n")
+    if not separator:
+        head, body = data.rstrip(b"\r\n"), b""
+    fields: list[bytes] = []
+    for line in head.split(b"\r\n"):
+        if line[:1] in (b" ", b"\t") and fields:
+            fields[-1] += line + b"\r\n"
+        elif line:
+            fields.append(line + b"\r\n")
+    present: dict[str, int] = {}
+    for field in fields:
+        name = field.split(b":", 1)[0].strip().lower().decode("ascii", "replace")
+        present[name] = present.get(name, 0) + 1
+    signed = tuple(name for name in MESSAGE_SIGNED_HEADERS for _ in range(present.get(name, 0)))
+    signer = DkimSigner(
+        domain=domain,
+        selector=selector,
+        private_pem=private_pem,
+        signed_header_names=signed,
+        body_hash_b64=body_hash(body),
+        timestamp=timestamp,
+    )
+    return signer.sign(fields) + data

@@ -152,3 +152,23 @@ def transaction_send(
         return code, reply_text(code, reply)
     relay.rset()
     return code, reply_text(code, reply)
+
+
+def message_send(
+    *, envelope_from: str, recipients: list[str], data: bytes, config: RelayConfig | None = None
+) -> dict[str, tuple[int, str]]:
+    """Send one message (CRLF lines) to each recipient (wire form: "taro..yamada"@docomo.ne.jp stays
+    quoted, which smtplib's sendmail would undo) through the relay: {recipient: (code, reply)}, one
+    transaction each. Connection trouble raises (OSError, smtplib.SMTPException): the caller retries."""
+    relay = relay_connect(config)
+    try:
+        relay.ehlo_or_helo_if_needed()
+        wire = data_terminated(data)
+        return {
+            recipient: transaction_send(
+                relay, envelope_from=envelope_from, envelope_to=recipient, wire=wire, before_content=lambda: None
+            )
+            for recipient in recipients
+        }
+    finally:
+        relay_close(relay)

@@ -7,8 +7,11 @@ from collections.abc import Callable
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
 from django.utils import timezone, translation
 from django.utils.cache import add_never_cache_headers
+
+from saas_platform.mail import OutboundMailUnavailableError
 
 LANGUAGE_CODES = {code for code, _name in settings.LANGUAGES}
 # Paths under these prefixes are not console pages (static files, recipients' links in mails).
@@ -56,3 +59,21 @@ class ConsoleMiddleware:
             timezone.activate(zoneinfo.ZoneInfo(organization.time_zone or settings.TIME_ZONE))
         except (zoneinfo.ZoneInfoNotFoundError, ValueError):
             timezone.activate(zoneinfo.ZoneInfo(settings.TIME_ZONE))
+
+
+class TryAgainLaterMiddleware:
+    """Our own faults that a person can wait out answer a clear "try again later" page (503 with
+    Retry-After), never a 500: today a mail that could be neither sent nor queued."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if not isinstance(exception, OutboundMailUnavailableError):
+            return None
+        response = render(request, "try_again_later.html", status=503)
+        response["Retry-After"] = "120"
+        return response

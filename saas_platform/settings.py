@@ -91,6 +91,7 @@ MIDDLEWARE = [
     "allauth.account.middleware.AccountMiddleware",
     # After authentication: the user's language, the organization's time zone, no-store on console pages.
     "saas_platform.middleware.ConsoleMiddleware",
+    "saas_platform.middleware.TryAgainLaterMiddleware",
 ]
 ROOT_URLCONF = "saas_platform.urls_tenant"
 PUBLIC_SCHEMA_URLCONF = "saas_platform.urls_public"
@@ -186,8 +187,13 @@ STORAGES = {
 }
 
 # --- Mail
-EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+# Everything sent through Django's e-mail API leaves by the outbound relay (OUTBOUND_SMTP_URL), DKIM-signed,
+# queued and retried when the relay is down (saas_platform/mail.py, docs/mail.md).
+EMAIL_BACKEND = "saas_platform.mail.EmailBackend"
+# The sender when a caller leaves it unset: on an organization's host it becomes no-reply@<its domain>.
 DEFAULT_FROM_EMAIL = f"no-reply@{PLATFORM_DOMAIN}"
+OUTBOUND_MAIL_SEND_TIMEOUT_SECONDS = float(os.environ.get("OUTBOUND_MAIL_SEND_TIMEOUT_SECONDS", "10"))
+OUTBOUND_MAIL_DEADLINE_SECONDS = int(os.environ.get("OUTBOUND_MAIL_DEADLINE_SECONDS", str(2 * 24 * 3600)))
 MAIL_MAX_MESSAGE_BYTES = int(os.environ.get("MAIL_MAX_MESSAGE_BYTES", str(20 * 1024 * 1024)))
 
 # --- Security. Production (DEBUG off) is HTTPS only; `manage.py check --deploy` passes.
@@ -249,6 +255,7 @@ MAIL_BOUNCE_THRESHOLD = int(os.environ.get("MAIL_BOUNCE_THRESHOLD", "3"))
 MAIL_CONFIRMATION_MAX_AGE_SECONDS = int(os.environ.get("MAIL_CONFIRMATION_MAX_AGE_SECONDS", str(7 * 24 * 3600)))
 MAIL_MODERATION_MAX_AGE_SECONDS = int(os.environ.get("MAIL_MODERATION_MAX_AGE_SECONDS", str(14 * 24 * 3600)))
 SCHEDULER_JOBS.append(("mailing.services.inbound.sweep.inbound_sweep", 30))
+SCHEDULER_JOBS.append(("saas_platform.mail.outbound_mail_retry_due", 30))
 # --- Outbound delivery (mailing.services.delivery_batches and delivery_sweeps; docs/adr/0002-fanout-and-delivery.md)
 # Links in mail (unsubscribe, later read confirmation and surveys) point at the organization's host
 # with this scheme; in development (DEBUG) at http://HOST:WEB_PORT.

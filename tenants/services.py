@@ -71,7 +71,12 @@ def public_tenant_ensure() -> Organization:
     public, _ = Organization.objects.get_or_create(
         schema_name=settings.PUBLIC_SCHEMA_NAME, defaults={"slug": "public", "name": "Platform"}
     )
-    Domain.objects.get_or_create(domain=settings.PLATFORM_DOMAIN, defaults={"tenant": public, "is_primary": True})
+    domain, _ = Domain.objects.get_or_create(
+        domain=settings.PLATFORM_DOMAIN, defaults={"tenant": public, "is_primary": True}
+    )
+    if not domain.dkim_private_key:  # the platform's own mail (sign-up, operators) is signed too
+        domain.dkim_private_key, domain.dkim_public_key = dkim_key_generate()
+        domain.save(update_fields=["dkim_private_key", "dkim_public_key"])
     return public
 
 

@@ -104,6 +104,8 @@ def smtp_capture(settings) -> Iterator[SmtpCapture]:
     controller = Controller(handler, hostname="127.0.0.1", port=port)
     controller.start()
     settings.OUTBOUND_SMTP_URL = f"smtp://127.0.0.1:{port}"
+    # pytest-django swaps in the in-memory outbox; mail through Django's API takes the real path here.
+    settings.EMAIL_BACKEND = "saas_platform.mail.EmailBackend"
     try:
         yield SmtpCapture(handler=handler, port=port)
     finally:

@@ -14,15 +14,25 @@ import email.policy
 import email.utils
 import logging
 import smtplib
+import time
 from email.message import EmailMessage
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone, translation
 
 from mailing.addresses import list_address
+from mailing.dkim import message_sign
 from mailing.models import InboundMessage, MailingList, Notice
-from mailing.rendering.headers import UnusableAddressError, mailbox_field, raw_field, text_clean, unstructured_encode
-from mailing.smtp import relay_connect
+from mailing.rendering.headers import (
+    UnusableAddressError,
+    address_wire_form,
+    mailbox_field,
+    raw_field,
+    text_clean,
+    unstructured_encode,
+)
+from mailing.smtp import message_send
 from tenants.jobs import job_send_on_commit
 
 logger = logging.getLogger(__name__)
@@ -120,6 +130,21 @@ def notice_queue(
     return notice
 
 
+def notice_signed(raw: bytes) -> bytes:
+    """The notice DKIM-signed with the organization domain's key, like its list copies (unless the
+    relay signs: OUTBOUND_DKIM_MODE=relay)."""
+    domain = connection.tenant.get_primary_domain()
+    if settings.OUTBOUND_DKIM_MODE != "per_recipient" or not domain.dkim_private_key:
+        return raw
+    return message_sign(
+        raw,
+        domain=domain.domain,
+        selector=domain.dkim_selector,
+        private_pem=domain.dkim_private_key,
+        timestamp=int(time.time()),
+    )
+
+
 def notice_send(*, notice_id: int) -> None:
     """Send one queued notice through the relay. 4xx and connection trouble raise (the job retries); 5xx fails it."""
     with transaction.atomic():
@@ -127,28 +152,23 @@ def notice_send(*, notice_id: int) -> None:
         if notice is None:
             return
         notice.attempts += 1
-        connection_ = relay_connect()
         try:
-            connection_.sendmail(notice.envelope_from, [notice.recipient], bytes(notice.raw))
-        except smtplib.SMTPRecipientsRefused as error:
-            code, response = next(iter(error.recipients.values()))
-            if code < 500:
-                raise
+            recipient = address_wire_form(notice.recipient)
+        except UnusableAddressError:
             notice.state = Notice.State.FAILED
-            notice.last_response = f"{code} {response!r}"[:1000]
-        except smtplib.SMTPResponseException as error:
-            if error.smtp_code < 500:
-                raise
-            notice.state = Notice.State.FAILED
-            notice.last_response = f"{error.smtp_code} {error.smtp_error!r}"[:1000]
+            notice.last_response = "553 5.1.3 unusable address (not sent)"
         else:
-            notice.state = Notice.State.SENT
-            notice.sent_at = timezone.now()
-        finally:
-            try:
-                connection_.quit()
-            except Exception:
-                logger.debug("relay quit failed", exc_info=True)
+            [(code, reply)] = message_send(
+                envelope_from=notice.envelope_from, recipients=[recipient], data=notice_signed(bytes(notice.raw))
+            ).values()
+            if 400 <= code < 500:
+                raise smtplib.SMTPResponseException(code, reply)  # temporary: the job retries
+            if code >= 500:
+                notice.state = Notice.State.FAILED
+            else:
+                notice.state = Notice.State.SENT
+                notice.sent_at = timezone.now()
+            notice.last_response = reply[:1000]
         notice.save(update_fields=["state", "attempts", "last_response", "sent_at"])
 
 

@@ -9,8 +9,8 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
-from mailing.errors import MailingUserError
 from accounts import policy
+from mailing.errors import MailingUserError
 from mailing.forms import AdminAddForm
 from mailing.models import ListAdmin
 from mailing.services import admins as admin_services
