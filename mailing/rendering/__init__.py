@@ -57,7 +57,16 @@ def _mail_post_renderer(broadcast: Broadcast, context: ListContext) -> Broadcast
     return MailPostRenderer.from_broadcast(broadcast, context)
 
 
-RENDERERS: dict[str, RendererFactory] = {Broadcast.Channel.MAIL: _mail_post_renderer}
+def _web_broadcast_renderer(broadcast: Broadcast, context: ListContext) -> BroadcastRenderer:
+    from mailing.rendering.web_broadcast import WebBroadcastRenderer
+
+    return WebBroadcastRenderer.from_broadcast(broadcast, context)
+
+
+RENDERERS: dict[str, RendererFactory] = {
+    Broadcast.Channel.MAIL: _mail_post_renderer,
+    Broadcast.Channel.WEB: _web_broadcast_renderer,
+}
 
 
 def renderer_build(broadcast: Broadcast, context: ListContext) -> BroadcastRenderer:
