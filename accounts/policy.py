@@ -83,3 +83,38 @@ def dev_mail_can_view(user: User) -> bool:
 def require(allowed: bool) -> None:
     if not allowed:
         raise PermissionDenied
+
+
+# --- Broadcasts (F7-F11) ---------------------------------------------------------------------------
+
+
+def broadcast_lists_sendable(user: User) -> QuerySet[MailingList]:
+    """The lists this user may send a web broadcast to: the lists they manage."""
+    return lists_managed(user)
+
+
+def broadcasts_visible(user: User):
+    """Broadcasts whose every list this user manages (the owner: all). A broadcast to two lists shows
+    its recipients of both, so an admin of only one of them does not see it."""
+    from mailing.models import Broadcast
+
+    if not user.is_authenticated:
+        return Broadcast.objects.none()
+    if is_owner(user):
+        return Broadcast.objects.all()
+    managed = _managed_list_ids(user)
+    return Broadcast.objects.filter(mailing_list_id__in=managed).exclude(
+        web__lists__in=MailingList.objects.exclude(pk__in=managed)
+    )
+
+
+def broadcast_for_user(user: User, broadcast_id: int):
+    """The broadcast, if it exists here (else 404) and the user manages every list it went to (else 403)."""
+    from mailing.models import Broadcast
+
+    if not Broadcast.objects.filter(pk=broadcast_id).exists():
+        raise Http404
+    broadcast = broadcasts_visible(user).filter(pk=broadcast_id).select_related("mailing_list").first()
+    if broadcast is None:
+        raise PermissionDenied
+    return broadcast
