@@ -38,6 +38,10 @@ def _bad_link(request: HttpRequest) -> HttpResponse:
     return _headers(render(request, "mailing/links/bad_link.html", status=404))
 
 
+def bad_link(request: HttpRequest) -> HttpResponse:
+    return _bad_link(request)
+
+
 def _expired(request: HttpRequest, recipient: LinkRecipient) -> HttpResponse:
     return _headers(render(request, "mailing/links/expired.html", {"recipient": recipient}, status=410))
 
