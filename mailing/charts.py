@@ -13,11 +13,16 @@ from django.utils.safestring import SafeString, mark_safe
 BAR_COLOURS = ("#0b57d0", "#146c2e", "#b3261e", "#8a5300", "#6a1b9a", "#00695c", "#37474f")
 
 
-def bar_chart(*, title: str, rows: list[tuple[str, int]], total: int) -> SafeString:
-    """Horizontal bars, one per row (label, count); the percentage is of `total` (recipients)."""
-    label_width, bar_width, row_height = 150, 300, 34
+NO_ANSWER_COLOUR = "#8b95a1"
+
+
+def bar_chart(*, title: str, rows: list[tuple[str, int]], total: int, last_is_rest: bool = False) -> SafeString:
+    """Horizontal bars, one per row (label, count); the percentage is of `total` (recipients).
+    `last_is_rest`: the last row is "no answer"/"nothing" and is drawn grey. Sized so that the text
+    stays readable when the SVG is scaled down to a phone's width."""
+    label_width, bar_width, row_height = 150, 210, 36
     height = row_height * max(len(rows), 1) + 8
-    width = label_width + bar_width + 110
+    width = label_width + bar_width + 120
     parts = [
         f'<svg class="chart" viewBox="0 0 {width} {height}" role="img" aria-label="{escape(title)}"'
         f' preserveAspectRatio="xMinYMin meet" xmlns="http://www.w3.org/2000/svg">',
@@ -28,8 +33,9 @@ def bar_chart(*, title: str, rows: list[tuple[str, int]], total: int) -> SafeStr
         y = 4 + index * row_height
         length = round(bar_width * count / largest) if count else 0
         percent = 100 * count / total if total else 0
-        shown = label if len(label) <= 12 else label[:11] + "…"
-        colour = BAR_COLOURS[index % len(BAR_COLOURS)]
+        shown = label if len(label) <= 9 else label[:8] + "…"
+        is_rest = last_is_rest and index == len(rows) - 1
+        colour = NO_ANSWER_COLOUR if is_rest else BAR_COLOURS[index % len(BAR_COLOURS)]
         parts += [
             f'<text x="{label_width - 8}" y="{y + 21}" text-anchor="end" class="chart-label">{escape(shown)}</text>',
             f'<rect x="{label_width}" y="{y + 4}" width="{bar_width}" height="24" fill="#eef1f5"/>',
@@ -53,8 +59,8 @@ def timeline_chart(
     *, title: str, points: list[tuple[datetime, int]], start: datetime, end: datetime, total: int
 ) -> SafeString:
     """Cumulative count over time (a step line) from `start` to `end`, the y axis up to `total`."""
-    width, height = 640, 240
-    left, right, top, bottom = 48, 16, 12, 40
+    width, height = 480, 220
+    left, right, top, bottom = 44, 14, 14, 40
     plot_w, plot_h = width - left - right, height - top - bottom
     span = max((end - start).total_seconds(), 60.0)
     ceiling = max(total, 1)
@@ -70,8 +76,7 @@ def timeline_chart(
         f' preserveAspectRatio="xMinYMin meet" xmlns="http://www.w3.org/2000/svg">',
         f"<title>{escape(title)}</title>",
     ]
-    for fraction in (0, 0.25, 0.5, 0.75, 1):
-        value = round(ceiling * fraction)
+    for value in sorted({round(ceiling * fraction) for fraction in (0, 0.25, 0.5, 0.75, 1)}):
         parts.append(
             f'<line x1="{left}" x2="{width - right}" y1="{y(value):.1f}" y2="{y(value):.1f}" stroke="#dde3ea"/>'
         )

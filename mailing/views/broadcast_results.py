@@ -3,6 +3,8 @@ tables, CSV, and the follow-ups (send again to those who have not confirmed, rem
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
@@ -50,6 +52,18 @@ def _options_broadcast(request: HttpRequest, broadcast_id: int) -> Broadcast:
     return broadcast if options_id == broadcast.pk else policy.broadcast_for_user(request.user, options_id)
 
 
+def _timeline_span(broadcast: Broadcast, summary) -> tuple:
+    """From the start of sending to now, at least 10 minutes; for an old broadcast whose last
+    confirmation came long ago, to a little after that confirmation (the curve, not a flat tail)."""
+    start = broadcast.started_at or broadcast.created_at
+    end = timezone.now()
+    if summary.timeline:
+        last = summary.timeline[-1][0]
+        if end - last > 2 * (last - start):
+            end = last + (last - start) / 4
+    return start, max(end, start + timedelta(minutes=10))
+
+
 @login_required
 def broadcast_reads(request: HttpRequest, broadcast_id: int) -> HttpResponse:
     broadcast = _options_broadcast(request, broadcast_id)
@@ -63,10 +77,7 @@ def broadcast_reads(request: HttpRequest, broadcast_id: int) -> HttpResponse:
     page = Paginator(read_rows(broadcast_id=broadcast.pk, state=state, search=search), PAGE_SIZE).get_page(
         request.GET.get("page")
     )
-    start = broadcast.started_at or broadcast.created_at
-    end = max([timezone.now() if broadcast.state != Broadcast.State.CANCELLED else start, start])
-    if summary.timeline:
-        end = max(summary.timeline[-1][0], min(end, summary.timeline[-1][0] + (summary.timeline[-1][0] - start) * 0.2))
+    start, end = _timeline_span(broadcast, summary)
     context = {
         "broadcast": broadcast,
         "summary": summary,
@@ -83,6 +94,7 @@ def broadcast_reads(request: HttpRequest, broadcast_id: int) -> HttpResponse:
                 (labels["nothing"], summary.nothing),
             ],
             total=summary.recipients,
+            last_is_rest=True,
         ),
         "timeline_chart": timeline_chart(
             title=_("Confirmations over time"), points=summary.timeline, start=start, end=end, total=summary.recipients
@@ -134,6 +146,7 @@ def broadcast_survey(request: HttpRequest, broadcast_id: int) -> HttpResponse:
                     title=result.text,
                     rows=[(t.label, t.count) for t in result.tallies] + [(_("no answer"), result.unanswered)],
                     total=result.recipients,
+                    last_is_rest=True,
                 ),
             )
             for result in results
