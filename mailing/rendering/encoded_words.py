@@ -79,7 +79,7 @@ def phrase_encode(display_name: str, *, first_budget: int) -> str:
     text = header_text_clean(display_name, max_length=200)
     if not text:
         return ""
-    if _ATOM_TEXT.match(text) and len(text) <= first_budget:
+    if _ATOM_TEXT.match(text) and "=?" not in text and len(text) <= first_budget:
         return text
     if _PRINTABLE_ASCII.match(text) and "=?" not in text:
         quoted = '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
