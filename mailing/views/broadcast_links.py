@@ -98,7 +98,12 @@ def survey_choice(request: HttpRequest, token: str, choice_id: int) -> HttpRespo
     closed = survey.deadline is not None and timezone.now() > survey.deadline
     error = ""
     if request.method == "POST":
-        chosen = survey_choice_get(broadcast_id=recipient.broadcast.id, choice_id=_int(request.POST.get("choice")))
+        chosen_id = _int(request.POST.get("choice"))
+        chosen = (
+            choice
+            if chosen_id == choice.id
+            else survey_choice_get(broadcast_id=recipient.broadcast.id, choice_id=chosen_id)
+        )
         if chosen is None or chosen.question_id != choice.question_id:
             error = "choose"
         else:

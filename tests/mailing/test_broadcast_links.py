@@ -196,3 +196,29 @@ def test_a_draft_has_no_live_links(tenant_db):
     assert not Delivery.objects.filter(broadcast=draft).exists()
     with schema_context(tenant_db.schema_name):
         assert _client(tenant_db).get("/m/r/PREVIEW/").status_code == 404
+
+
+def _statements(queries) -> list[str]:
+    return [q["sql"][:80] for q in queries if not q["sql"].startswith("SET search_path")]
+
+
+def _writes(queries) -> list[str]:
+    return [q["sql"] for q in queries if q["sql"].lstrip().upper().startswith(("INSERT", "UPDATE", "DELETE"))]
+
+
+def test_confirm_and_answer_posts_are_one_indexed_write_each(tenant_db, sent):
+    from django.test.utils import CaptureQueriesContext
+
+    _, deliveries, choices = sent
+    client = _client(tenant_db)
+    with CaptureQueriesContext(connection) as confirm:
+        client.post(f"/m/r/{deliveries[0].token}/")
+    with CaptureQueriesContext(connection) as answer:
+        client.post(f"/m/s/{deliveries[0].token}/{choices[0].id}/", {"choice": choices[0].id})
+    [confirm_write] = _writes(confirm.captured_queries)
+    assert "ON CONFLICT" in confirm_write
+    [answer_write] = _writes(answer.captured_queries)
+    assert "ON CONFLICT" in answer_write
+    # Besides django-tenants' `SET search_path`: the host's domain, the token, (the choice), the write.
+    assert len(_statements(confirm.captured_queries)) == 3, _statements(confirm.captured_queries)
+    assert len(_statements(answer.captured_queries)) == 4, _statements(answer.captured_queries)
