@@ -1,4 +1,4 @@
-"""Writes for console users."""
+"""Writes for console users, and an organization's creation with its first owner."""
 
 from __future__ import annotations
 
@@ -6,8 +6,10 @@ from allauth.account.models import EmailAddress
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
+from django_tenants.utils import schema_context
 
 from accounts.models import Profile
+from tenants.services import OrganizationCreated, organization_create
 
 
 @transaction.atomic
@@ -35,3 +37,28 @@ def profile_language_set(*, user: AbstractBaseUser, language: str) -> None:
     profile, _ = Profile.objects.get_or_create(user=user)
     profile.language = language
     profile.save(update_fields=["language"])
+
+
+@transaction.atomic
+def user_email_set(*, user: AbstractBaseUser, email: str) -> None:
+    """Change a console user's address, which is also where their password-reset mail goes (allauth)."""
+    user.email = email
+    user.save(update_fields=["email"])
+    EmailAddress.objects.filter(user=user).delete()
+    EmailAddress.objects.create(user=user, email=email, primary=True, verified=True)
+
+
+@transaction.atomic
+def organization_create_with_owner(
+    *, slug: str, name: str, owner_email: str, owner_password: str, owner_username: str | None = None
+) -> OrganizationCreated:
+    """Create an organization (tenants.services.organization_create) and its owner's login, together."""
+    created = organization_create(slug=slug, name=name)
+    with schema_context(created.organization.schema_name):
+        user_create(
+            username=owner_username or owner_email.split("@")[0],
+            email=owner_email,
+            password=owner_password,
+            is_owner=True,
+        )
+    return created

@@ -13,7 +13,10 @@ from __future__ import annotations
 
 from django.db import models
 
-from mailing.models import Broadcast, Delivery, MailingList
+# Related models by name: mailing.models imports this module, not the other way round.
+Broadcast = "mailing.Broadcast"
+Delivery = "mailing.Delivery"
+MailingList = "mailing.MailingList"
 
 
 class WebBroadcast(models.Model):

@@ -1,7 +1,18 @@
+"""The console's shell and the platform's own pages: the dashboard, language, the audit log, dev mail.
+
+Pages that span apps are composed here (the top layer): each app's own pages live in its views.
+"""
+
 from __future__ import annotations
+
+from datetime import date
+from email import message_from_bytes
+from email import policy as email_policy
+from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
 from django.db import connection
 from django.db.models import Count
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
@@ -10,6 +21,10 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from accounts import policy
+from accounts.services import profile_language_set
+from audit.selectors import audit_actions, audit_events_filter
+from mailing.catcher import caught_mail_list
+from mailing.selectors.lists import list_names, lists_managed_by
 
 
 def health(request: HttpRequest) -> JsonResponse:
@@ -25,7 +40,7 @@ def platform_home(request: HttpRequest) -> HttpResponse:
 @login_required
 def console_home(request: HttpRequest) -> HttpResponse:
     """The dashboard: the lists this person manages, with their member counts."""
-    lists = policy.lists_managed(request.user).annotate(member_count=Count("members")).order_by("name")
+    lists = lists_managed_by(request.user).annotate(member_count=Count("members")).order_by("name")
     domain = request.tenant.get_primary_domain().domain
     return render(
         request,
@@ -43,8 +58,6 @@ def console_home(request: HttpRequest) -> HttpResponse:
 @require_POST
 def language_set(request: HttpRequest) -> HttpResponse:
     """Keep the chosen interface language in the person's profile (and a cookie for the login page)."""
-    from accounts.services import profile_language_set
-
     language = request.POST.get("language", "")
     next_url = request.POST.get("next", "/")
     if not url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()}):
@@ -56,17 +69,55 @@ def language_set(request: HttpRequest) -> HttpResponse:
     return response
 
 
+def _date(value: str) -> date | None:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        return None
+
+
+@login_required
+def audit_event_list(request: HttpRequest) -> HttpResponse:
+    """Owners only: every console change, filterable by action, person, list and dates."""
+    policy.require(policy.audit_can_view(request.user))
+    list_id = request.GET.get("list", "")
+    filters = {
+        "action": request.GET.get("action", ""),
+        "actor": request.GET.get("actor", "").strip(),
+        "list": list_id,
+        "from": request.GET.get("from", ""),
+        "to": request.GET.get("to", ""),
+    }
+    events = audit_events_filter(
+        action=filters["action"],
+        actor=filters["actor"],
+        mailing_list_id=int(list_id) if list_id.isdigit() else None,
+        date_from=_date(filters["from"]),
+        date_to=_date(filters["to"]),
+    )
+    page = Paginator(events, 50).get_page(request.GET.get("page"))
+    template = "audit/_events.html" if request.htmx else "audit/events.html"
+    names = list_names()
+    return render(
+        request,
+        template,
+        {
+            "page": page,
+            "filters": filters,
+            "query": urlencode({key: value for key, value in filters.items() if value}),
+            "actions": audit_actions(),
+            "lists": [{"pk": pk, "name": name} for pk, name in names.items()],
+            "list_names": names,
+        },
+    )
+
+
 @login_required
 def dev_mail(request: HttpRequest) -> HttpResponse:
     """DEBUG only, owners only: the mails kept by the local catcher (mailing/catcher.py)."""
     if not settings.DEBUG:
         raise Http404
     policy.require(policy.dev_mail_can_view(request.user))
-    from email import message_from_bytes
-    from email import policy as email_policy
-
-    from mailing.catcher import caught_mail_list
-
     mails = []
     for path in caught_mail_list(settings.MAIL_CATCHER_DIR):
         message = message_from_bytes(path.read_bytes(), policy=email_policy.default)

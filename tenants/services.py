@@ -1,16 +1,24 @@
-"""Writes for organizations: creation (schema, domain, owner account); the mail sweepers' register."""
+"""Writes for organizations: creation (schema, domain); the mail sweepers' register.
+
+An organization's first owner is made by accounts.services.organization_create_with_owner, which calls
+`organization_create` here: tenancy knows nothing of the apps that live in an organization's schema.
+"""
 
 from __future__ import annotations
 
+import base64
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 from django.conf import settings
+from django.core.management import call_command
 from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
-from django_tenants.utils import schema_context, schema_exists
+from django_tenants.utils import schema_exists
 
 from tenants.errors import TenantsUserError
 from tenants.models import Domain, Organization
@@ -28,11 +36,6 @@ class OrganizationCreated:
 
 def dkim_key_generate() -> tuple[str, str]:
     """A fresh RSA-2048 DKIM key pair: (private PEM, base64 public key for the DNS record)."""
-    import base64
-
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric import rsa
-
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     private_pem = key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
@@ -79,8 +82,6 @@ def template_schema_ensure() -> None:
     each new organization is slower and grows with the number of migrations. `migrate` (and
     `make run`/`make test`) call this, so the template always matches the latest migrations.
     """
-    from django.core.management import call_command
-
     template = settings.TENANT_TEMPLATE_SCHEMA
     with connection.cursor() as cursor:
         cursor.execute(f'CREATE SCHEMA IF NOT EXISTS "{template}"')
@@ -88,12 +89,8 @@ def template_schema_ensure() -> None:
 
 
 @transaction.atomic
-def organization_create(
-    *, slug: str, name: str, owner_email: str, owner_password: str, owner_username: str | None = None
-) -> OrganizationCreated:
-    """Create an organization: its schema (cloned from the template), its domain and an owner login."""
-    from accounts.services import user_create
-
+def organization_create(*, slug: str, name: str) -> OrganizationCreated:
+    """Create an organization: its schema (cloned from the template) and its domain."""
     slug = slug.strip().lower()
     if not SLUG_PATTERN.match(slug) or slug in RESERVED_SLUGS:
         raise TenantsUserError(
@@ -108,13 +105,6 @@ def organization_create(
     organization = Organization.objects.create(schema_name=schema_name, slug=slug, name=name.strip())
     schema_clone(source=settings.TENANT_TEMPLATE_SCHEMA, target=schema_name)
     domain = domain_create(organization=organization, name=organization_domain_name(slug), is_primary=True)
-    with schema_context(schema_name):
-        user_create(
-            username=owner_username or owner_email.split("@")[0],
-            email=owner_email,
-            password=owner_password,
-            is_owner=True,
-        )
     return OrganizationCreated(organization=organization, domain=domain)
 
 

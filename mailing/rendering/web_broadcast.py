@@ -35,7 +35,7 @@ from mailing.models import Broadcast
 from mailing.rendering import ListContext, Recipient, RenderedMessage
 from mailing.rendering.encoded_words import mailbox_field, unstructured_field
 from mailing.rendering.headers import address_wire_form, raw_field
-from mailing.selectors.web_broadcasts import WebBroadcastContent, web_broadcast_content
+from mailing.rendering.web_content import WebBroadcastContent, web_broadcast_content
 
 PERSONAL_FIELDS = ("to", "list-unsubscribe")
 TOKEN_MARK = "\x00token\x00"  # noqa: S105 (where the recipient's token goes, not a secret)

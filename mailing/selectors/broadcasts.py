@@ -9,8 +9,9 @@ from datetime import date, datetime, time
 from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
+from accounts import policy
+from accounts.selectors import User
 from mailing.models import Broadcast, Delivery, MailingList
-from mailing.services.inbound.parse import message_parse
 
 # Mail from these domains came from a mobile phone's carrier mail (the history says "mail (mobile)").
 MOBILE_CARRIER_DOMAINS = (
@@ -25,6 +26,25 @@ MOBILE_CARRIER_DOMAINS = (
     "uqmobile.jp",
 )
 STATUSES = [s.value for s in Delivery.Status]
+
+
+def broadcasts_visible_to(user: User) -> QuerySet[Broadcast]:
+    """The broadcasts whose every list this user manages (accounts.policy.broadcast_can_view)."""
+    if not user.is_authenticated:
+        return Broadcast.objects.none()
+    scope = policy.list_scope(user)
+    if scope.every_list:
+        return Broadcast.objects.all()
+    return Broadcast.objects.filter(mailing_list_id__in=scope.list_ids).exclude(
+        web__lists__in=MailingList.objects.exclude(pk__in=scope.list_ids)
+    )
+
+
+def broadcast_list_ids(broadcast_id: int) -> frozenset[int]:
+    """Every list a broadcast went to (a web broadcast's lists, or a mail post's list)."""
+    web_lists = MailingList.objects.filter(web_broadcasts__broadcast_id=broadcast_id).values_list("pk", flat=True)
+    own = Broadcast.objects.filter(pk=broadcast_id).values_list("mailing_list_id", flat=True)
+    return frozenset(web_lists) | frozenset(own)
 
 
 @dataclass(frozen=True)
@@ -114,28 +134,6 @@ def broadcast_progress(*, broadcast_id: int) -> Progress:
 def broadcast_lists(broadcast: Broadcast) -> list[MailingList]:
     web_lists = list(MailingList.objects.filter(web_broadcasts__broadcast_id=broadcast.id).order_by("name"))
     return web_lists or [broadcast.mailing_list]
-
-
-@dataclass(frozen=True)
-class BroadcastContentView:
-    subject: str
-    text: str
-    attachments: list[tuple[str, int]]  # (file name, size)
-
-
-def broadcast_content_view(broadcast: Broadcast) -> BroadcastContentView:
-    """What was sent, for the detail page: a web broadcast's text and files, or a mail post's parsed."""
-    if broadcast.channel == Broadcast.Channel.WEB:
-        attachments = list(broadcast.attachments.order_by("id").values_list("filename", "size"))
-        return BroadcastContentView(subject=broadcast.subject, text=broadcast.body_text, attachments=attachments)
-    if broadcast.inbound_message_id is None:
-        return BroadcastContentView(subject=broadcast.subject, text="", attachments=[])
-    parsed = message_parse(bytes(broadcast.inbound_message.raw))
-    return BroadcastContentView(
-        subject=parsed.subject or broadcast.subject,
-        text=parsed.text[:50_000],
-        attachments=[(a.filename, a.size) for a in parsed.attachments],
-    )
 
 
 def broadcast_recipients(*, broadcast_id: int, status: str = "", search: str = "") -> QuerySet[Delivery]:

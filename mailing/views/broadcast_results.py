@@ -14,7 +14,6 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from accounts import policy
 from mailing.charts import bar_chart, timeline_chart
 from mailing.errors import MailingUserError
 from mailing.models import Broadcast, WebBroadcast
@@ -33,6 +32,7 @@ from mailing.selectors.broadcast_results import (
 )
 from mailing.services.web_broadcasts import web_broadcast_follow_up_create
 from mailing.views.broadcasts import query_without_page
+from mailing.views.common import broadcast_for_user
 
 PAGE_SIZE = 100
 
@@ -47,9 +47,9 @@ def _read_labels() -> dict[str, str]:
 
 def _options_broadcast(request: HttpRequest, broadcast_id: int) -> Broadcast:
     """The broadcast whose results are asked for (a follow-up's are those of the one it follows)."""
-    broadcast = policy.broadcast_for_user(request.user, broadcast_id)
+    broadcast = broadcast_for_user(request.user, broadcast_id)
     options_id = results_broadcast_id(broadcast.pk)
-    return broadcast if options_id == broadcast.pk else policy.broadcast_for_user(request.user, options_id)
+    return broadcast if options_id == broadcast.pk else broadcast_for_user(request.user, options_id)
 
 
 def _timeline_span(broadcast: Broadcast, summary) -> tuple:

@@ -3,6 +3,8 @@ broadcast's page with its live progress (F8). Every view asks accounts.policy fi
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -13,7 +15,6 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
-from accounts import policy
 from mailing.broadcast_forms import BroadcastComposeForm, BroadcastScheduleForm, HistorySearchForm
 from mailing.errors import MailingUserError
 from mailing.models import Broadcast, Survey, WebBroadcast
@@ -22,14 +23,16 @@ from mailing.selectors.broadcast_results import read_summary, survey_non_respond
 from mailing.selectors.broadcasts import (
     HistoryFilter,
     broadcast_channel_label,
-    broadcast_content_view,
     broadcast_lists,
     broadcast_progress,
     broadcast_recipients,
     broadcasts_history,
+    broadcasts_visible_to,
     delivery_counts,
 )
+from mailing.selectors.lists import lists_managed_by
 from mailing.services.broadcast_recipients import recipients_preview
+from mailing.services.inbound.parse import message_parse
 from mailing.services.web_broadcasts import (
     EDITABLE,
     AttachmentInput,
@@ -38,8 +41,31 @@ from mailing.services.web_broadcasts import (
     web_broadcast_schedule,
     web_broadcast_send_now,
 )
+from mailing.views.common import broadcast_for_user
 
 PAGE_SIZE = 50
+
+
+@dataclass(frozen=True)
+class BroadcastContentView:
+    subject: str
+    text: str
+    attachments: list[tuple[str, int]]  # (file name, size)
+
+
+def broadcast_content_view(broadcast: Broadcast) -> BroadcastContentView:
+    """What was sent, for the detail page: a web broadcast's text and files, or a mail post's parsed."""
+    if broadcast.channel == Broadcast.Channel.WEB:
+        attachments = list(broadcast.attachments.order_by("id").values_list("filename", "size"))
+        return BroadcastContentView(subject=broadcast.subject, text=broadcast.body_text, attachments=attachments)
+    if broadcast.inbound_message_id is None:
+        return BroadcastContentView(subject=broadcast.subject, text="", attachments=[])
+    parsed = message_parse(bytes(broadcast.inbound_message.raw))
+    return BroadcastContentView(
+        subject=parsed.subject or broadcast.subject,
+        text=parsed.text[:50_000],
+        attachments=[(a.filename, a.size) for a in parsed.attachments],
+    )
 
 
 def query_without_page(request: HttpRequest) -> str:
@@ -50,7 +76,7 @@ def query_without_page(request: HttpRequest) -> str:
 
 
 def _list_choices(request: HttpRequest) -> list[tuple[int, str]]:
-    return list(policy.broadcast_lists_sendable(request.user).order_by("name").values_list("pk", "name"))
+    return list(lists_managed_by(request.user).order_by("name").values_list("pk", "name"))
 
 
 def _limit_text() -> str:
@@ -75,7 +101,7 @@ def _compose(request: HttpRequest, broadcast: Broadcast | None) -> HttpResponse:
             form.add_error(None, _("Attachments may be at most %(limit)s in all.") % {"limit": _limit_text()})
         else:
             chosen = {int(pk) for pk in form.cleaned_data["lists"]}
-            sendable = policy.broadcast_lists_sendable(request.user).order_by("name")
+            sendable = lists_managed_by(request.user).order_by("name")
             lists = [mailing_list for mailing_list in sendable if mailing_list.pk in chosen]
             try:
                 broadcast = web_broadcast_draft_save(
@@ -121,7 +147,7 @@ def broadcast_compose(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_http_methods(["GET", "POST"])
 def broadcast_edit(request: HttpRequest, broadcast_id: int) -> HttpResponse:
-    broadcast = policy.broadcast_for_user(request.user, broadcast_id)
+    broadcast = broadcast_for_user(request.user, broadcast_id)
     if broadcast.channel != Broadcast.Channel.WEB or broadcast.state not in EDITABLE:
         messages.error(request, _("This broadcast was sent or cancelled and can no longer be changed."))
         return redirect("console:broadcast_detail", broadcast_id=broadcast.pk)
@@ -130,7 +156,7 @@ def broadcast_edit(request: HttpRequest, broadcast_id: int) -> HttpResponse:
 
 @login_required
 def broadcast_preview(request: HttpRequest, broadcast_id: int) -> HttpResponse:
-    broadcast = policy.broadcast_for_user(request.user, broadcast_id)
+    broadcast = broadcast_for_user(request.user, broadcast_id)
     if broadcast.channel != Broadcast.Channel.WEB or broadcast.state not in EDITABLE:
         return redirect("console:broadcast_detail", broadcast_id=broadcast.pk)
     count, first = recipients_preview(broadcast)
@@ -152,7 +178,7 @@ def broadcast_preview(request: HttpRequest, broadcast_id: int) -> HttpResponse:
 @login_required
 @require_POST
 def broadcast_send(request: HttpRequest, broadcast_id: int) -> HttpResponse:
-    broadcast = policy.broadcast_for_user(request.user, broadcast_id)
+    broadcast = broadcast_for_user(request.user, broadcast_id)
     try:
         web_broadcast_send_now(broadcast=broadcast, actor=request.user)
     except MailingUserError as error:
@@ -165,7 +191,7 @@ def broadcast_send(request: HttpRequest, broadcast_id: int) -> HttpResponse:
 @login_required
 @require_POST
 def broadcast_schedule(request: HttpRequest, broadcast_id: int) -> HttpResponse:
-    broadcast = policy.broadcast_for_user(request.user, broadcast_id)
+    broadcast = broadcast_for_user(request.user, broadcast_id)
     form = BroadcastScheduleForm(request.POST)
     if not form.is_valid():
         messages.error(request, _("Enter the date and time to send at."))
@@ -183,7 +209,7 @@ def broadcast_schedule(request: HttpRequest, broadcast_id: int) -> HttpResponse:
 @login_required
 @require_POST
 def broadcast_cancel(request: HttpRequest, broadcast_id: int) -> HttpResponse:
-    broadcast = policy.broadcast_for_user(request.user, broadcast_id)
+    broadcast = broadcast_for_user(request.user, broadcast_id)
     try:
         web_broadcast_cancel(broadcast=broadcast, actor=request.user)
     except MailingUserError as error:
@@ -196,7 +222,7 @@ def broadcast_cancel(request: HttpRequest, broadcast_id: int) -> HttpResponse:
 @login_required
 def broadcast_history(request: HttpRequest) -> HttpResponse:
     """F8: every broadcast of the lists this person manages, from mail and from the console."""
-    choices = list(policy.lists_managed(request.user).order_by("name").values_list("pk", "name"))
+    choices = list(lists_managed_by(request.user).order_by("name").values_list("pk", "name"))
     form = HistorySearchForm(request.GET or None, list_choices=choices)
     query = HistoryFilter()
     if form.is_valid():
@@ -209,7 +235,7 @@ def broadcast_history(request: HttpRequest) -> HttpResponse:
             date_from=data["date_from"],
             date_to=data["date_to"],
         )
-    page = Paginator(broadcasts_history(policy.broadcasts_visible(request.user), query), PAGE_SIZE).get_page(
+    page = Paginator(broadcasts_history(broadcasts_visible_to(request.user), query), PAGE_SIZE).get_page(
         request.GET.get("page")
     )
     counts = delivery_counts([broadcast.pk for broadcast in page])
@@ -222,13 +248,13 @@ def broadcast_history(request: HttpRequest) -> HttpResponse:
 @login_required
 def broadcast_scheduled_list(request: HttpRequest) -> HttpResponse:
     scheduled = (
-        policy.broadcasts_visible(request.user)
+        broadcasts_visible_to(request.user)
         .filter(state=Broadcast.State.SCHEDULED)
         .select_related("mailing_list", "author_user")
         .order_by("scheduled_at")
     )
     drafts = (
-        policy.broadcasts_visible(request.user)
+        broadcasts_visible_to(request.user)
         .filter(state=Broadcast.State.DRAFT, author_user=request.user)
         .select_related("mailing_list")
         .order_by("-created_at")[:20]
@@ -238,7 +264,7 @@ def broadcast_scheduled_list(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def broadcast_detail(request: HttpRequest, broadcast_id: int) -> HttpResponse:
-    broadcast = policy.broadcast_for_user(request.user, broadcast_id)
+    broadcast = broadcast_for_user(request.user, broadcast_id)
     if broadcast.state == Broadcast.State.DRAFT:
         return redirect("console:broadcast_preview", broadcast_id=broadcast.pk)
     web = WebBroadcast.objects.select_related("follow_up_of").filter(broadcast=broadcast).first()
@@ -272,6 +298,6 @@ def broadcast_detail(request: HttpRequest, broadcast_id: int) -> HttpResponse:
 @login_required
 def broadcast_progress_partial(request: HttpRequest, broadcast_id: int) -> HttpResponse:
     """The progress bar, polled by htmx every second while the fan-out runs (it stops polling when done)."""
-    broadcast = policy.broadcast_for_user(request.user, broadcast_id)
+    broadcast = broadcast_for_user(request.user, broadcast_id)
     context = {"broadcast": broadcast, "progress": broadcast_progress(broadcast_id=broadcast.pk)}
     return render(request, "mailing/broadcasts/_progress.html", context)

@@ -9,6 +9,7 @@ from datetime import timedelta
 import pytest
 from django.db import IntegrityError, connection, transaction
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from django_tenants.utils import schema_context
 
@@ -207,8 +208,6 @@ def _writes(queries) -> list[str]:
 
 
 def test_confirm_and_answer_posts_are_one_indexed_write_each(tenant_db, sent):
-    from django.test.utils import CaptureQueriesContext
-
     _, deliveries, choices = sent
     client = _client(tenant_db)
     with CaptureQueriesContext(connection) as confirm:

@@ -1,4 +1,6 @@
-"""Reads of web broadcasts: what a renderer needs (content, options), and which lists a user may send to."""
+"""What a web broadcast's copies are made of, read once per broadcast by its renderer
+(mailing.rendering.web_broadcast): text, attachments, and the options of the broadcast it carries
+(itself, or the one a follow-up follows)."""
 
 from __future__ import annotations
 
@@ -7,7 +9,7 @@ from datetime import datetime
 
 from django.db import connection
 
-from mailing.models import Broadcast, BroadcastAttachment, MailingList, Survey, WebBroadcast
+from mailing.models import Broadcast, BroadcastAttachment, Survey, WebBroadcast
 
 
 @dataclass(frozen=True)
@@ -37,12 +39,6 @@ class WebBroadcastContent:
     attachments: tuple[AttachmentContent, ...] = field(default=())
     language: str = "ja"
     time_zone: str = "Asia/Tokyo"
-
-
-def web_broadcast_options_id(broadcast_id: int) -> int:
-    """The broadcast whose read confirmation and survey `broadcast_id` carries (itself, or the one it follows)."""
-    follows = WebBroadcast.objects.filter(broadcast_id=broadcast_id).values_list("follow_up_of_id", flat=True).first()
-    return follows or broadcast_id
 
 
 def survey_questions(*, broadcast_id: int) -> tuple[SurveyQuestionContent, ...]:
@@ -77,13 +73,3 @@ def web_broadcast_content(broadcast: Broadcast) -> WebBroadcastContent:
         language=getattr(organization, "language", "") or "ja",
         time_zone=getattr(organization, "time_zone", "") or "Asia/Tokyo",
     )
-
-
-def web_broadcast_list_ids(*, broadcast_id: int) -> list[int]:
-    return list(
-        WebBroadcast.lists.through.objects.filter(webbroadcast_id=broadcast_id).values_list("mailinglist_id", flat=True)
-    )
-
-
-def lists_by_id(list_ids: list[int]) -> list[MailingList]:
-    return list(MailingList.objects.filter(id__in=list_ids).order_by("name"))
