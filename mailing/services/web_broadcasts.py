@@ -228,9 +228,14 @@ def web_broadcast_schedule(*, broadcast: Broadcast, at: datetime, actor: Any) ->
 
 
 @transaction.atomic
-def web_broadcast_cancel(*, broadcast: Broadcast, actor: Any) -> Broadcast:
-    """Cancel a scheduled broadcast (it is never sent), or discard a draft."""
+def web_broadcast_cancel(*, broadcast: Broadcast, actor: Any) -> Broadcast | None:
+    """Cancel a scheduled broadcast (it is never sent; the history keeps it), or discard a draft
+    (deleted with its attachments and survey: nothing was sent). None when a draft was discarded."""
     broadcast = _locked_editable(broadcast)
+    if broadcast.state == Broadcast.State.DRAFT:
+        audit_record(actor=actor, action="broadcast.discard", obj=broadcast, mailing_list_id=broadcast.mailing_list_id)
+        broadcast.delete()
+        return None
     scheduled_broadcast_index_clear(schema_name=connection.schema_name, broadcast_id=broadcast.pk)
     broadcast.state = Broadcast.State.CANCELLED
     broadcast.save(update_fields=["state"])

@@ -211,10 +211,13 @@ def broadcast_schedule(request: HttpRequest, broadcast_id: int) -> HttpResponse:
 def broadcast_cancel(request: HttpRequest, broadcast_id: int) -> HttpResponse:
     broadcast = broadcast_for_user(request.user, broadcast_id)
     try:
-        web_broadcast_cancel(broadcast=broadcast, actor=request.user)
+        cancelled = web_broadcast_cancel(broadcast=broadcast, actor=request.user)
     except MailingUserError as error:
         messages.error(request, str(error))
     else:
+        if cancelled is None:
+            messages.success(request, _("The draft was discarded."))
+            return redirect("console:broadcast_history")
         messages.success(request, _("The broadcast was cancelled; it will not be sent."))
     return redirect("console:broadcast_detail", broadcast_id=broadcast.pk)
 

@@ -6,17 +6,19 @@ from __future__ import annotations
 
 import re
 import time
+from datetime import timedelta
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
+from django.utils import timezone
 
 from mailing.models import Broadcast, BroadcastAttachment, Delivery, ReadConfirmation, SurveyAnswer, SurveyChoice
 from tests.conftest import tenant_host
 from tests.factories import member_make, unique
 from tests.factories.console import managed_list_make, user_make
 from tests.factories.outbound import eml, mail_broadcast_make
-from tests.factories.web_broadcasts import ATTENDANCE, web_broadcast_sent_make
+from tests.factories.web_broadcasts import ATTENDANCE, web_broadcast_draft_make, web_broadcast_sent_make
 from tests.mailing.outbound_support import members_bulk_make
 
 
@@ -167,3 +169,21 @@ def test_progress_moves_during_a_10000_member_fanout(committed_tenant, smtp_capt
     assert seen == sorted(seen)
     assert len([value for value in seen if 0 < value < 10_000]) >= 3, seen
     dramatiq_broker.join("delivery", timeout=60_000)
+
+
+def test_discarding_a_draft_deletes_it_and_cancelling_a_scheduled_one_keeps_it(owner_client):
+    mailing_list = managed_list_make()
+    member_make(mailing_list)
+    draft = web_broadcast_draft_make([mailing_list], subject="下書き")
+    assert owner_client.post(f"/broadcasts/{draft.pk}/cancel/")["Location"] == "/broadcasts/"
+    assert not Broadcast.objects.filter(pk=draft.pk).exists()
+    scheduled = web_broadcast_draft_make([mailing_list], subject="予約")
+    at = (timezone.localtime() + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M")
+    assert owner_client.post(f"/broadcasts/{scheduled.pk}/schedule/", {"at": at}).status_code == 302
+    scheduled.refresh_from_db()
+    assert scheduled.state == Broadcast.State.SCHEDULED
+    assert f"/broadcasts/{scheduled.pk}/preview/" in owner_client.get("/broadcasts/scheduled/").content.decode()
+    owner_client.post(f"/broadcasts/{scheduled.pk}/cancel/")
+    scheduled.refresh_from_db()
+    assert scheduled.state == Broadcast.State.CANCELLED
+    assert "予約" in owner_client.get("/broadcasts/").content.decode()
