@@ -221,3 +221,14 @@ def test_confirm_and_answer_posts_are_one_indexed_write_each(tenant_db, sent):
     # Besides django-tenants' `SET search_path`: the host's domain, the token, (the choice), the write.
     assert len(_statements(confirm.captured_queries)) == 3, _statements(confirm.captured_queries)
     assert len(_statements(answer.captured_queries)) == 4, _statements(answer.captured_queries)
+
+
+def test_unsubscribe_page_of_a_broadcast_to_two_lists_names_the_recipients_own_list(tenant_db):
+    first, second = mailing_list_make(name="1年1組"), mailing_list_make(name="吹奏楽部 保護者会")
+    member_make(first)
+    only_second = member_make(second, address=f"{unique('jiro')}@example.jp")
+    broadcast = web_broadcast_sent_make([first, second])
+    delivery = Delivery.objects.get(broadcast=broadcast, member=only_second)
+    page = _client(tenant_db).get(f"/m/unsubscribe/{delivery.token}/").content.decode()
+    assert "吹奏楽部 保護者会" in page
+    assert "1年1組" not in page
