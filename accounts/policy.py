@@ -95,3 +95,10 @@ def admin_role_can_remove(actor: User, *, list_id: int, target: AbstractBaseUser
 def reset_key_may_go_to(*, user_verified: bool) -> bool:
     """A password-reset key is mailed only to an address the account's owner verified."""
     return user_verified
+
+
+def broadcast_can_view(user: User, list_ids: frozenset[int]) -> bool:
+    """A broadcast (its recipients, results, content) is the business of whoever manages every list
+    it went to: a broadcast to two lists shows the recipients of both (F8)."""
+    scope = list_scope(user)
+    return scope.every_list or (bool(list_ids) and list_ids <= scope.list_ids)

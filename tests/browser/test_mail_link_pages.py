@@ -6,8 +6,7 @@ the capturing relay, and chromium opens the link found in that mail and presses 
 The test client sends no Origin header, so it cannot see what a browser's POST looks like to Django's
 CSRF check (`Referrer-Policy: no-referrer` made chromium send `Origin: null`, and every button failed).
 
-LINK_PAGES_CLICKED names every URL of `mailing.urls` (the /m/ pages mail links to) that a test here
-clicks; tests/mailing/test_link_pages.py fails when a link page is added without a browser test.
+tests/mailing/test_link_pages.py fails when a page under /m/ is added without a browser test.
 """
 
 from __future__ import annotations
@@ -28,7 +27,6 @@ from tests.mailing.outbound_support import capture_wait_until
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-LINK_PAGES_CLICKED = {"mailing_moderate", "mailing_join", "mailing_leave", "mailing_unsubscribe"}
 _URL = re.compile(r"https?://\S+")
 
 

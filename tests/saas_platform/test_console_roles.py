@@ -21,15 +21,18 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, reverse
 from django_tenants.utils import schema_context
 
-from mailing.models import ListAdmin, MailingList, Member, MemberImport, Sender
+from mailing.models import Broadcast, ListAdmin, MailingList, Member, MemberImport, Sender, WebBroadcast
 from saas_platform import urls_console
 from tests.conftest import tenant_host
 from tests.factories import member_make, sender_make, unique
 from tests.factories.console import group_admin_make, managed_list_make, user_make
+from tests.factories.web_broadcasts import ATTENDANCE, web_broadcast_draft_make
 
 OWNER_ONLY = {"audit", "dev_mail", "list_create", "list_delete"}
 # Pages any logged-in person of the organization may open (they show only what the role allows).
-ROLE_FREE = {"home", "language_set"}
+ROLE_FREE = {"home", "language_set", "broadcast_history", "broadcast_compose", "broadcast_scheduled_list"}
+# URL parameters that scope a page to a list: a broadcast belongs to its lists (accounts.policy).
+SCOPING = {"list_id", "broadcast_id"}
 
 
 def console_url_names() -> list[str]:
@@ -46,7 +49,7 @@ def test_every_console_url_is_classified():
     assert len(names) == len(set(names))
     for name in names:
         pattern = next(p for p in urls_console.urlpatterns if p.name == name)
-        scoped = "list_id" in pattern.pattern.converters
+        scoped = bool(SCOPING & set(pattern.pattern.converters))
         assert scoped or name in OWNER_ONLY | ROLE_FREE, f"{name}: a console URL without a list must be classified"
 
 
@@ -62,12 +65,14 @@ def world(tenant_db, other_tenant, settings):
     member = member_make(list_a)
     sender_make(list_a)
     imported = MemberImport.objects.create(mailing_list=list_a, raw=b"x@example.com\n", filename="x.csv")
+    broadcast = web_broadcast_draft_make([list_a], read_confirmation=True, questions=[ATTENDANCE])
     objects_a = {
         "list_id": list_a.pk,
         "member_id": member.pk,
         "sender_id": list_a.senders.first().pk,
         "admin_id": list_a.admins.first().pk,
         "import_id": imported.pk,
+        "broadcast_id": broadcast.pk,
     }
     list_b = managed_list_make()
     users = {
@@ -92,6 +97,10 @@ def world(tenant_db, other_tenant, settings):
                 pk=big, mailing_list=other_list, user=get_user_model().objects.get(username="owner")
             ).pk,
             "import_id": MemberImport.objects.create(pk=big, mailing_list=other_list, raw=b"").pk,
+            "broadcast_id": WebBroadcast.objects.create(
+                broadcast=Broadcast.objects.create(pk=big, mailing_list=other_list, channel="web", subject="x"),
+                read_confirmation=True,
+            ).pk,
         }
     connection.set_tenant(tenant_db)
     return {"objects_a": objects_a, "users": users, "other_ids": other_ids, "tenant": tenant_db}
