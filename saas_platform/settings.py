@@ -159,6 +159,11 @@ ACCOUNT_FORMS = {"reset_password": "accounts.forms.VerifiedAddressResetPasswordF
 ACCOUNT_EMAIL_UNKNOWN_ACCOUNTS = False
 ACCOUNT_LOGOUT_ON_GET = False
 ACCOUNT_RATE_LIMITS = {"login_failed": "5/m/ip,5/5m/key"}
+# Behind reverse proxies the rate limits must count the client's address, not the proxy's (or one
+# attacker locks a whole organization out): the number of proxies that append to X-Forwarded-For
+# (deploy/env.example: 1), or the header a proxy puts the client's address in. 0 / unset: REMOTE_ADDR.
+ALLAUTH_TRUSTED_PROXY_COUNT = int(os.environ.get("TRUSTED_PROXY_COUNT", "0"))
+ALLAUTH_TRUSTED_CLIENT_IP_HEADER = os.environ.get("TRUSTED_CLIENT_IP_HEADER") or None
 # Where accounts.policy learns which lists a person administers: one function per app that grants
 # such a role, `(user) -> list ids` (accounts.selectors.console_roles).
 CONSOLE_LIST_ADMIN_SOURCES = [
