@@ -18,6 +18,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
+from django.utils.translation import gettext_lazy as _
+
 from mailing.models import MailingList, Sender, address_normalize
 from mailing.services.inbound.authentication import AuthenticationResult
 from mailing.services.inbound.parse import ParsedMessage
@@ -113,3 +115,21 @@ def post_authorize(context: PostContext, chain: tuple[Rule, ...] | None = None) 
         if result.verdict != CONTINUE:
             return result.verdict, reasons
     return HOLD, [*reasons, {"rule": "chain", "result": HOLD, "reason": "no rule decided"}]
+
+
+# What a moderator reads about why a post waits (in their language); the rule's own reason follows as
+# labelled technical detail. Every rule that can answer HOLD has an entry.
+HOLD_EXPLANATIONS = {
+    "authenticated": _(
+        "The sender's address is registered for this list, but this mail could not be proven to come from "
+        "it: the sender's domain did not confirm it (SPF or DKIM). Anybody can write any sender address, "
+        "so please check that the post is genuine."
+    ),
+    "chain": _("No rule decided about this post, so a person has to."),
+}
+
+
+def hold_explanation(reasons: list[dict]) -> str:
+    """The moderator's explanation of a HOLD decision (the last reason is the rule that decided)."""
+    rule = reasons[-1].get("rule", "") if reasons else ""
+    return str(HOLD_EXPLANATIONS.get(rule, HOLD_EXPLANATIONS["chain"]))

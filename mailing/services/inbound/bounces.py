@@ -18,7 +18,7 @@ from flufl.bounce import all_failures
 
 from mailing.addresses import local_part_parse
 from mailing.models import Delivery, InboundMessage, Member
-from mailing.services.inbound.disposition import list_admin_addresses
+from mailing.selectors.admins import list_admin_recipients
 from mailing.services.members import member_status_set
 from mailing.services.notices import notice_language, notice_queue
 
@@ -88,11 +88,14 @@ def bounce_process(*, message: InboundMessage) -> None:
 
 
 def _suspension_notify(message: InboundMessage, member: Member) -> None:
-    with translation.override(notice_language()):
-        subject = _("Delivery to %(address)s suspended") % {"address": member.address}
-        body = _(
-            "Mail from the list %(list)s to %(address)s bounced %(count)s times, so delivery to this member "
-            "is suspended. You can resume it in the console once the address works again.\n"
-        ) % {"list": message.mailing_list.local_part, "address": member.address, "count": member.bounce_score}
-    for address in list_admin_addresses(message):
-        notice_queue(kind="bounce-suspended", mailing_list=message.mailing_list, to=address, subject=subject, body=body)
+    """Tell the list's admins, each in their own language (else the organization's)."""
+    for recipient in list_admin_recipients(message.mailing_list):
+        with translation.override(recipient.language or notice_language()):
+            subject = _("Delivery to %(address)s suspended") % {"address": member.address}
+            body = _(
+                "Mail from the list %(list)s to %(address)s bounced %(count)s times, so delivery to this member "
+                "is suspended. You can resume it in the console once the address works again.\n"
+            ) % {"list": message.mailing_list.local_part, "address": member.address, "count": member.bounce_score}
+        notice_queue(
+            kind="bounce-suspended", mailing_list=message.mailing_list, to=recipient.address, subject=subject, body=body
+        )

@@ -5,13 +5,14 @@ from __future__ import annotations
 import logging
 
 from django.conf import settings
-from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from mailing.models import InboundMessage, ListAdmin
+from mailing.models import InboundMessage
+from mailing.selectors.admins import list_admin_recipients
 from mailing.services.broadcasts import broadcast_create_for_mail
+from mailing.services.inbound import authorization
 from mailing.services.inbound.authentication import AuthenticationResult
 from mailing.services.inbound.parse import ParsedMessage, message_parse
 from mailing.services.notices import notice_language, notice_queue
@@ -45,43 +46,30 @@ def message_distribute(*, message: InboundMessage, author_address: str, rewrite_
     )
 
 
-def list_admin_addresses(message: InboundMessage) -> list[str]:
-    """The list admins' addresses; the organization's owners when the list has no admin."""
-    addresses = list(
-        ListAdmin.objects.filter(mailing_list=message.mailing_list)
-        .exclude(user__email="")
-        .values_list("user__email", flat=True)
-    )
-    if not addresses:
-        addresses = list(
-            get_user_model()
-            .objects.filter(profile__is_owner=True, is_active=True)
-            .exclude(email="")
-            .values_list("email", flat=True)
-        )
-    return sorted(set(addresses))
-
-
 def message_hold(*, message: InboundMessage, parsed: ParsedMessage, reasons: list[dict]) -> None:
-    """Keep the post for a moderator and mail each list admin a link to approve or reject it."""
+    """Keep the post for a moderator and mail each list admin a link to approve or reject it, in the
+    admin's own language (else the organization's); the rule's technical reason follows, labelled."""
     _finish(message, InboundMessage.State.HELD, reasons)
     url = link_url("mailing_moderate", MODERATION_PURPOSE, {"m": message.id})
-    why = reasons[-1]["reason"] if reasons else ""
-    with translation.override(notice_language()):
-        subject = _("Post held for moderation: %(subject)s") % {"subject": parsed.subject or _("(no subject)")}
-        body = _(
-            "A post to the list %(list)s is waiting for your decision.\n\n"
-            "From: %(author)s\nSubject: %(subject)s\nWhy it was held: %(why)s\n\n"
-            "Open this page to approve or reject it:\n%(url)s\n"
-        ) % {
-            "list": message.mailing_list.local_part,
-            "author": parsed.from_address or message.envelope_from,
-            "subject": parsed.subject,
-            "why": why,
-            "url": url,
-        }
-    for address in list_admin_addresses(message):
-        notice_queue(kind="moderation", mailing_list=message.mailing_list, to=address, subject=subject, body=body)
+    detail = reasons[-1]["reason"] if reasons else ""
+    for recipient in list_admin_recipients(message.mailing_list):
+        with translation.override(recipient.language or notice_language()):
+            subject = _("Post held for moderation: %(subject)s") % {"subject": parsed.subject or _("(no subject)")}
+            body = _(
+                "A post to the list %(list)s is waiting for your decision.\n\n"
+                "From: %(author)s\nSubject: %(subject)s\nWhy it was held: %(why)s\n\n"
+                "Open this page to approve or reject it:\n%(url)s\n\nTechnical detail: %(detail)s\n"
+            ) % {
+                "list": message.mailing_list.local_part,
+                "author": parsed.from_address or message.envelope_from,
+                "subject": parsed.subject,
+                "why": authorization.hold_explanation(reasons),
+                "url": url,
+                "detail": detail,
+            }
+        notice_queue(
+            kind="moderation", mailing_list=message.mailing_list, to=recipient.address, subject=subject, body=body
+        )
 
 
 def notice_target_for_reject(*, message: InboundMessage, parsed: ParsedMessage, auth: AuthenticationResult) -> str:
