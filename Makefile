@@ -21,7 +21,7 @@ install: $(STAMP)
 RUN_PROCESSES := web worker scheduler mx ready $(if $(OUTBOUND_SMTP_URL),,catcher)
 
 run: $(STAMP)
-	DEBUG=$${DEBUG:-1} $(EMBEDDED) sh -c '$(PY) manage.py platform_prepare --demo && exec $(VENV)/bin/honcho --no-prefix start -f Procfile $(RUN_PROCESSES)'
+	DEBUG=$${DEBUG:-1} $(PY) -m saas_platform.embedded --write-run-env -- sh -c '$(PY) manage.py platform_prepare --demo && exec $(VENV)/bin/honcho --no-prefix start -f Procfile $(RUN_PROCESSES)'
 
 test: $(STAMP)
 	@$(PY) -m tests.browser_setup || true

