@@ -25,6 +25,7 @@ from accounts.services import profile_language_set
 from audit.selectors import audit_actions, audit_events_filter
 from mailing.catcher import caught_mail_list
 from mailing.selectors.lists import list_names, lists_managed_by
+from mailing.views.common import ids_from
 
 
 def health(request: HttpRequest) -> JsonResponse:
@@ -91,7 +92,7 @@ def audit_event_list(request: HttpRequest) -> HttpResponse:
     events = audit_events_filter(
         action=filters["action"],
         actor=filters["actor"],
-        mailing_list_id=int(list_id) if list_id.isdigit() else None,
+        mailing_list_id=ids_from([list_id])[0] if list_id else None,
         date_from=_date(filters["from"]),
         date_to=_date(filters["to"]),
     )

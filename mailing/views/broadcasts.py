@@ -41,7 +41,7 @@ from mailing.services.web_broadcasts import (
     web_broadcast_schedule,
     web_broadcast_send_now,
 )
-from mailing.views.common import broadcast_for_user
+from mailing.views.common import broadcast_for_user, ids_from
 
 PAGE_SIZE = 50
 
@@ -118,9 +118,7 @@ def _compose(request: HttpRequest, broadcast: Broadcast | None) -> HttpResponse:
                         AttachmentInput(filename=f.name, content_type=f.content_type or "", data=f.read())
                         for f in files
                     ],
-                    removed_attachment_ids=[
-                        int(pk) for pk in request.POST.getlist("remove_attachment") if pk.isdigit()
-                    ],
+                    removed_attachment_ids=ids_from(request.POST.getlist("remove_attachment")),
                 )
             except MailingUserError as error:
                 form.add_error(None, str(error))

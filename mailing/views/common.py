@@ -1,6 +1,9 @@
 from __future__ import annotations
 
-from django.core.exceptions import PermissionDenied
+import re
+from collections.abc import Iterable
+
+from django.core.exceptions import BadRequest, PermissionDenied
 from django.db import connection
 from django.http import Http404, HttpRequest
 
@@ -47,3 +50,17 @@ def broadcast_for_user(user: User, broadcast_id: int) -> Broadcast:
     if not policy.broadcast_can_view(user, broadcast_list_ids(broadcast.pk)):
         raise PermissionDenied
     return broadcast
+
+
+_ASCII_ID = re.compile(r"[0-9]{1,18}")  # a bigint; ASCII only
+
+
+def ids_from(values: Iterable[str]) -> list[int]:
+    """Ids sent by the console's own forms and links. str.isdigit() is true for "²" and "①",
+    which int() refuses (and int() reads Arabic-Indic digits too): anything but ASCII digits is a bad request (400)."""
+    ids = []
+    for value in values:
+        if not _ASCII_ID.fullmatch(value):
+            raise BadRequest("an id must be written with the digits 0-9")
+        ids.append(int(value))
+    return ids

@@ -17,7 +17,7 @@ from mailing.models import Member, MemberImport
 from mailing.selectors.members import SORTS, members_csv_rows, members_filter
 from mailing.services import member_import as import_services
 from mailing.services import members as member_services
-from mailing.views.common import list_context, list_for_user
+from mailing.views.common import ids_from, list_context, list_for_user
 
 PAGE_SIZE = 50
 
@@ -142,7 +142,7 @@ def member_status(request: HttpRequest, list_id: int, member_id: int) -> HttpRes
 @require_POST
 def member_bulk(request: HttpRequest, list_id: int) -> HttpResponse:
     mailing_list = list_for_user(request.user, list_id)
-    ids = [int(value) for value in request.POST.getlist("member") if value.isdigit()]
+    ids = ids_from(request.POST.getlist("member"))
     action = request.POST.get("bulk_action", "")
     filters = _filters(request.POST)
     notice, error = "", ""

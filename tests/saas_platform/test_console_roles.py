@@ -270,3 +270,32 @@ def test_a_new_admin_is_never_paired_with_somebody_elses_address(tenant, admins_
     response = client.post(url, {"username": people["owner"].get_username(), "email": "attacker@evil.example"})
     assert response.status_code == 200  # the form again, with an error
     assert not ListAdmin.objects.filter(mailing_list=other_list, user=people["owner"]).exists()
+
+
+# --- Digits that are not ASCII ---------------------------------------------------------------------
+# str.isdigit() is true for "²" and "①", which int() refuses: a query or form value like that was a 500.
+# Every console page, by GET with such values in the usual parameters and by POST with them in the
+# form, answers without a server error; the parameters that carry ids answer 400 (a bad request).
+NOT_ASCII_DIGITS = ["²", "①", "１２", "١"]
+PARAMETERS = ["page", "list", "member", "remove_attachment", "status", "sort", "q", "state", "show", "from", "to"]
+
+
+@pytest.mark.parametrize("name", console_url_names())
+def test_non_ascii_digits_in_parameters_never_give_a_server_error(world, name):
+    url = reverse(f"console:{name}", kwargs=_kwargs_for(name, world["objects_a"]))
+    client = _client(world["tenant"], world["users"]["owner"])
+    client.raise_request_exception = False
+    for value in NOT_ASCII_DIGITS:
+        query = "&".join(f"{parameter}={value}" for parameter in PARAMETERS)
+        assert client.get(f"{url}?{query}").status_code < 500, (name, value)
+        assert client.post(url, dict.fromkeys(PARAMETERS, value)).status_code < 500, (name, value)
+
+
+@pytest.mark.parametrize("value", NOT_ASCII_DIGITS)
+def test_ids_written_with_other_digits_are_a_bad_request(world, value):
+    client = _client(world["tenant"], world["users"]["owner"])
+    client.raise_request_exception = False
+    objects = world["objects_a"]
+    assert client.get(reverse("console:audit"), {"list": value}).status_code == 400
+    bulk = reverse("console:member_bulk", kwargs={"list_id": objects["list_id"]})
+    assert client.post(bulk, {"member": [value], "bulk_action": "suspend"}).status_code == 400
