@@ -69,6 +69,13 @@ _DROPPED = frozenset(
         b"x-loop",
         b"errors-to",
         b"sender",
+        # Read-receipt requests (RFC 8098 and older forms): each member's mail program would answer the
+        # author, revealing that member's address to them (F1: no member sees another's address).
+        b"disposition-notification-to",
+        b"disposition-notification-options",
+        b"return-receipt-to",
+        b"x-confirm-reading-to",
+        b"generate-delivery-report",
     }
 )
 _SIGNED = (

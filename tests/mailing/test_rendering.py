@@ -182,3 +182,14 @@ def test_outbound_dkim_mode_setting_refuses_unknown_values():
     )
     assert result.returncode != 0
     assert "OUTBOUND_DKIM_MODE must be one of per_recipient, relay" in result.stderr
+
+
+def test_read_receipt_requests_are_stripped_so_members_do_not_reveal_their_addresses(key_pair):
+    raw = (
+        b"From: Taro <taro@sender.example>\r\nTo: all@test.localhost\r\nSubject: hi\r\n"
+        b"Disposition-Notification-To: taro@sender.example\r\nReturn-Receipt-To: taro@sender.example\r\n"
+        b"X-Confirm-Reading-To: taro@sender.example\r\nMessage-ID: <r@sender.example>\r\n\r\nbody\r\n"
+    )
+    copy = MailPostRenderer.from_raw(raw, context=context(key_pair), rewrite_from=False)
+    names = {name.lower() for name in header_names(copy.render(Recipient("m@example.org", "", "tok12345abcd")).data)}
+    assert not names & {"disposition-notification-to", "return-receipt-to", "x-confirm-reading-to"}

@@ -42,3 +42,10 @@ def test_owner_logs_in_on_own_host(tenant):
     response = client.post("/accounts/login/", {"login": "owner", "password": TEST_PASSWORD}, follow=True)
     assert response.status_code == 200
     assert tenant.name.encode() in response.content
+
+
+def test_healthz_names_no_schema(tenant):
+    for host in (tenant.get_primary_domain().domain, "localhost"):
+        response = Client(HTTP_HOST=host).get("/healthz")
+        assert response.status_code == 200
+        assert response.json() == {"status": "ok"}
