@@ -153,6 +153,9 @@ class InboundMessage(models.Model):
     last_error = models.TextField(blank=True, default="")
     received_at = models.DateTimeField(auto_now_add=True)
     processed_at = models.DateTimeField(null=True, blank=True)
+    # `raw` is emptied INBOUND_RETENTION_DAYS after receipt (mailing.services.inbound.retention); the
+    # row, its envelope and its decision stay.
+    payload_removed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         indexes = [models.Index(fields=["state", "received_at"], name="inbound_state_received")]

@@ -260,6 +260,10 @@ MAIL_BOUNCE_THRESHOLD = int(os.environ.get("MAIL_BOUNCE_THRESHOLD", "3"))
 MAIL_CONFIRMATION_MAX_AGE_SECONDS = int(os.environ.get("MAIL_CONFIRMATION_MAX_AGE_SECONDS", str(7 * 24 * 3600)))
 MAIL_MODERATION_MAX_AGE_SECONDS = int(os.environ.get("MAIL_MODERATION_MAX_AGE_SECONDS", str(14 * 24 * 3600)))
 SCHEDULER_JOBS.append(("mailing.services.inbound.sweep.inbound_sweep", 30))
+# Stored inbound messages are kept this many days, then their payload is removed (the row, envelope
+# and decision stay; a distributed post's text stays in its broadcast's history).
+INBOUND_RETENTION_DAYS = int(os.environ.get("INBOUND_RETENTION_DAYS", "90"))
+SCHEDULER_JOBS.append(("mailing.services.inbound.retention.inbound_payloads_expire", 6 * 3600))
 SCHEDULER_JOBS.append(("saas_platform.mail.outbound_mail_retry_due", 30))
 # --- Outbound delivery (mailing.services.delivery_batches and delivery_sweeps; docs/adr/0002-fanout-and-delivery.md)
 # Links in mail (unsubscribe, later read confirmation and surveys) point at the organization's host

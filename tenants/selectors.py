@@ -19,3 +19,13 @@ def domain_schema_name(*, domain: str) -> str | None:
     if row is None or row.tenant.schema_name == settings.PUBLIC_SCHEMA_NAME:
         return None
     return row.tenant.schema_name
+
+
+def organization_schema_names() -> list[str]:
+    """Every organization's schema (not the public or template schema), in a stable order."""
+    with schema_context(settings.PUBLIC_SCHEMA_NAME):
+        return list(
+            Organization.objects.exclude(schema_name__in=[settings.PUBLIC_SCHEMA_NAME, settings.TENANT_TEMPLATE_SCHEMA])
+            .order_by("schema_name")
+            .values_list("schema_name", flat=True)
+        )

@@ -63,7 +63,7 @@ def broadcast_content_view(broadcast: Broadcast) -> BroadcastContentView:
     parsed = message_parse(bytes(broadcast.inbound_message.raw))
     return BroadcastContentView(
         subject=parsed.subject or broadcast.subject,
-        text=parsed.text[:50_000],
+        text=parsed.text[:50_000] or broadcast.body_text,  # the post's raw mail is removed after its retention
         attachments=[(a.filename, a.size) for a in parsed.attachments],
     )
 
