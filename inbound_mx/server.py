@@ -10,6 +10,7 @@ exception reply would be a 500, which would make the sender give up on a message
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import logging
 import ssl
@@ -106,13 +107,60 @@ class InboundHandler:
         return REPLY_TEMPORARY
 
 
+REPLY_TOO_MANY_CONNECTIONS = b"421 4.7.0 Too many connections from your address, try again later\r\n"
+
+
+class ConnectionCounter:
+    """Open SMTP sessions per client address (touched only on the server's event loop thread)."""
+
+    def __init__(self) -> None:
+        self.open: collections.Counter[str] = collections.Counter()
+
+    def opened(self, address: str) -> int:
+        self.open[address] += 1
+        return self.open[address]
+
+    def closed(self, address: str) -> None:
+        self.open[address] -= 1
+        if self.open[address] <= 0:
+            del self.open[address]
+
+
 class InboundSMTP(SMTP):
-    """aiosmtpd's SMTP with enhanced status codes (RFC 3463) on its built-in size refusals."""
+    """aiosmtpd's SMTP with enhanced status codes (RFC 3463) on its built-in size refusals, and at most
+    MX_MAX_CONNECTIONS_PER_CLIENT sessions per client address: above it, 421 and the connection is
+    closed (RFC 5321 §3.8; the sending MTA retries later), so one host cannot hold every session."""
 
     _REWRITES = {
         "552 Error: Too much mail data": "552 5.3.4 Message too big for this system",
         "552 Error: message size exceeds fixed maximum message size": "552 5.3.4 Message too big for this system",
     }
+
+    def __init__(self, *args: Any, connections: ConnectionCounter, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.connections = connections
+        self.counted_address: str | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)
+        if self.counted_address is not None:
+            return  # the same session again, after STARTTLS
+        peer = transport.get_extra_info("peername")
+        self.counted_address = str(peer[0]) if isinstance(peer, tuple) else str(peer)
+        if self.connections.opened(self.counted_address) > settings.MX_MAX_CONNECTIONS_PER_CLIENT:
+            if self._handler_coroutine is not None:
+                self._handler_coroutine.cancel()  # no 220 greeting: the 421 is the first reply
+            logger.warning("too many connections from one client; answered 421", extra={"peer": self.counted_address})
+            transport.write(REPLY_TOO_MANY_CONNECTIONS)
+            transport.close()
+
+    def connection_lost(self, error: Exception | None) -> None:
+        try:
+            super().connection_lost(error)
+        finally:
+            if self.counted_address is not None:
+                self.connections.closed(self.counted_address)
+                self.counted_address = None
 
     async def push(self, status: str | bytes) -> None:
         if isinstance(status, str):
@@ -121,8 +169,12 @@ class InboundSMTP(SMTP):
 
 
 class InboundController(Controller):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.connections = ConnectionCounter()
+
     def factory(self) -> SMTP:
-        return InboundSMTP(self.handler, **self.SMTP_kwargs)
+        return InboundSMTP(self.handler, connections=self.connections, **self.SMTP_kwargs)
 
     def stop(self, *args: Any, **kwargs: Any) -> None:
         super().stop(*args, **kwargs)

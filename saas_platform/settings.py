@@ -246,6 +246,8 @@ DNS_TIMEOUT_SECONDS = float(os.environ.get("DNS_TIMEOUT_SECONDS", "5"))
 MX_TLS_CERT = os.environ.get("MX_TLS_CERT", "")
 MX_TLS_KEY = os.environ.get("MX_TLS_KEY", "")
 MX_HOSTNAME = os.environ.get("MX_HOSTNAME", f"mx.{PLATFORM_DOMAIN}")
+# SMTP sessions one client address may hold open at once; above it the MX answers 421 (try later).
+MX_MAX_CONNECTIONS_PER_CLIENT = int(os.environ.get("MX_MAX_CONNECTIONS_PER_CLIENT", "20"))
 # Address -> organization/list routes are cached this long; list changes show within this time.
 MX_ROUTE_CACHE_SECONDS = int(os.environ.get("MX_ROUTE_CACHE_SECONDS", "60"))
 # A message whose processing failed this many times is quarantined (kept, shown to operators).

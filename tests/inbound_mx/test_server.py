@@ -8,6 +8,7 @@ import smtplib
 import socket
 import ssl
 
+import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -183,3 +184,19 @@ def test_smtp_smuggling_with_bare_lf_dot_is_not_a_second_message(mx, committed_t
     assert not InboundMessage.objects.filter(envelope_to=smuggled_to).exists()
     stored = InboundMessage.objects.get(envelope_to=to)
     assert b"Subject: smuggled" in bytes(stored.raw)  # kept as text of the one real message
+
+
+def test_the_mx_limits_connections_per_client_address_and_answers_421_above_it(mx_start, committed_tenant, settings):
+    settings.MX_MAX_CONNECTIONS_PER_CLIENT = 2
+    mx = mx_start()
+    first = smtplib.SMTP("127.0.0.1", mx.port, timeout=10)
+    second = smtplib.SMTP("127.0.0.1", mx.port, timeout=10)
+    with pytest.raises(smtplib.SMTPConnectError) as refused:
+        smtplib.SMTP("127.0.0.1", mx.port, timeout=10)
+    assert refused.value.smtp_code == 421  # a temporary refusal: the sender's MTA tries again later
+    assert first.noop()[0] == 250  # the ones already open go on
+    first.quit()
+    third = smtplib.SMTP("127.0.0.1", mx.port, timeout=10)  # a slot was freed
+    assert third.noop()[0] == 250
+    for client in (second, third):
+        client.quit()
