@@ -125,7 +125,10 @@ def test_moderator_approves_from_the_mail_and_a_member_unsubscribes_from_the_cop
 def test_moderator_rejects_from_the_mail_and_nothing_is_distributed(page, mail_world):
     held = _post_held(mail_world, "不審な投稿")
     notice = _mail_to(mail_world, mail_world["moderator"])
+    page.set_viewport_size({"width": 390, "height": 844})  # moderators open it on their phones
     page.goto(_link(notice, "/m/moderate/"))
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    screenshot(page, "phone-link-moderate")
     _click(page, "却下する")
     assert page.locator("h1").inner_text() == "この投稿は却下されました。"
     held.refresh_from_db()

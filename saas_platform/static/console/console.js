@@ -34,3 +34,12 @@ document.addEventListener("change", function (event) {
   if (note) { note.hidden = !tooLarge; note.textContent = tooLarge ? note.dataset.tooLargeText : ""; }
   if (tooLarge) { input.value = ""; }
 });
+// Phones: the header's menu button shows and hides the navigation (console.css hides it below 640px).
+document.addEventListener("click", function (event) {
+  var toggle = event.target.closest ? event.target.closest(".menu-toggle") : null;
+  if (!toggle) { return; }
+  var bar = toggle.closest(".topbar");
+  var open = !bar.classList.contains("menu-open");
+  bar.classList.toggle("menu-open", open);
+  toggle.setAttribute("aria-expanded", open ? "true" : "false");
+});
