@@ -36,7 +36,13 @@ from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
 from mailing.dkim import message_sign
-from mailing.rendering.headers import UnusableAddressError, address_wire_form
+from mailing.rendering.headers import (
+    UnusableAddressError,
+    address_wire_form,
+    encoded_words_decode,
+    mailbox_field,
+    unstructured_encode,
+)
 from mailing.smtp import message_send, relay_config
 from saas_platform.models import OutboundMail
 from tenants.models import Domain
@@ -111,7 +117,31 @@ def outgoing_make(message: EmailMessage) -> Outgoing:
         except UnusableAddressError:
             logger.warning("mail not sent to an unusable address")
     data = message.message().as_bytes(linesep="\r\n")
+    # Django folds long encoded headers starting with an empty line ("Subject:" CRLF " =?utf-8?..."),
+    # which reads back with a leading space, and cuts a Japanese display name into encoded-words that
+    # Python's parser joins with spaces: our own writers (the same as list mail) replace both fields.
+    from_name = email.utils.parseaddr(message.from_email)[0]
+    from_name = encoded_words_decode(from_name) if "=?" in from_name else from_name  # as formataddr wrote it
+    data = _field_replaced(data, "Subject", unstructured_encode("Subject", message.subject))
+    data = _field_replaced(data, "From", mailbox_field("From", from_name, from_address))
     return Outgoing(envelope_from=from_address, recipients=recipients, data=_signed(data, from_address))
+
+
+def _field_replaced(data: bytes, name: str, field: bytes) -> bytes:
+    """`data` with its header field `name` (and its folded lines) replaced by `field` (CRLF-ended)."""
+    head, separator, body = data.partition(b"\r\n\r\n")
+    lines = head.split(b"\r\n")
+    out: list[bytes] = []
+    skipping = False
+    for line in lines:
+        if skipping and line[:1] in (b" ", b"\t"):
+            continue
+        skipping = line.split(b":", 1)[0].strip().lower() == name.lower().encode()
+        if skipping:
+            out.append(field.rstrip(b"\r\n"))
+        else:
+            out.append(line)
+    return b"\r\n".join(out) + separator + body
 
 
 def _attempt(outgoing: Outgoing, recipients: list[str]) -> tuple[list[str], list[str], str]:

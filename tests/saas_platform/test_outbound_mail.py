@@ -61,6 +61,7 @@ def test_password_reset_leaves_through_the_relay_signed_and_from_the_organizatio
     assert message["From"].addresses[0].display_name == committed_tenant.name
     assert message["Auto-Submitted"] == "auto-generated"
     assert message["Message-ID"].endswith("@test.localhost>")
+    assert message["Subject"].startswith(f"[{committed_tenant.name}] ")  # the organization, not host:port
     assert dkim.verify(captured.data, dnsfunc=dkim_dns(committed_tenant))
     assert "/accounts/password/reset/key/" in message.get_body(("plain",)).get_content()
 
@@ -186,3 +187,19 @@ def test_no_reset_key_reaches_an_address_its_owner_did_not_verify(committed_tena
     assert smtp_capture.messages == []  # sent in the request, so it would be here already
     client.post(reverse("account_reset_password"), {"email": user.email})
     assert [m.rcpt_tos for m in smtp_capture.wait_for(1)] == [[user.email]]
+
+
+def test_a_long_japanese_organization_name_reads_back_whole_in_from_and_subject(committed_tenant, smtp_capture):
+    name = "学校法人サンプル学園 附属第二小学校 PTA 連絡網"
+    original, connection.tenant.name = connection.tenant.name, name  # as the organization is called
+    try:
+        subject = "【重要】来週の運動会の持ち物と集合時間について(雨天の場合の連絡方法も含みます)"
+        assert send_mail(subject, "本文", None, ["taro..yamada@docomo.ne.jp"]) == 1
+    finally:
+        connection.tenant.name = original
+    [captured] = smtp_capture.wait_for(1)
+    message = _parsed(captured)
+    assert message["From"].addresses[0].display_name == name
+    assert str(message["Subject"]) == subject
+    assert max(len(line) for line in captured.data.split(b"\r\n")) <= 998
+    assert dkim.verify(captured.data, dnsfunc=dkim_dns(committed_tenant))
