@@ -4,7 +4,8 @@ Roles inside an organization (the organization itself is chosen by the Host head
 organization's ids simply do not exist in this schema and answer 404):
 
 - organization owner (`Profile.is_owner`): every list, list creation, the audit log, dev mail;
-- group admin (`org_groups.GroupAdmin`): the lists of their groups;
+- group admin (`org_groups.GroupAdmin`): every list in the subtree of the groups they administer,
+  and moving/copying members among the lists of one such subtree;
 - list admin (`mailing.ListAdmin`): their one list.
 
 Every console view asks here; nothing else checks roles.
@@ -40,10 +41,10 @@ def lists_managed(user: User) -> QuerySet[MailingList]:
 
 def _managed_list_ids(user: User) -> set[int]:
     from mailing.models import ListAdmin
-    from org_groups.models import GroupAdmin
+    from org_groups.selectors import group_admin_list_ids
 
     ids = set(ListAdmin.objects.filter(user=user).values_list("mailing_list_id", flat=True))
-    ids |= set(GroupAdmin.lists.through.objects.filter(groupadmin__user=user).values_list("mailinglist_id", flat=True))
+    ids |= group_admin_list_ids(user)  # every list in the subtrees of the groups they administer
     return ids
 
 
@@ -83,3 +84,67 @@ def dev_mail_can_view(user: User) -> bool:
 def require(allowed: bool) -> None:
     if not allowed:
         raise PermissionDenied
+
+
+# --- Groups (org_groups, F6)
+
+
+def groups_can_edit(user: User) -> bool:
+    """Building the group tree and appointing group admins."""
+    return is_owner(user)
+
+
+def transfer_can_use(user: User) -> bool:
+    """The move/copy page: owners and group admins."""
+    from org_groups.selectors import is_group_admin
+
+    return is_owner(user) or is_group_admin(user)
+
+
+def transfer_list_ids(user: User) -> list[set[int]]:
+    """The sets of lists among which this user may move or copy members: one set per subtree they
+    administer (an owner: one set, every list). Source and target must lie in the same set."""
+    from org_groups.selectors import group_admin_subtree_list_ids
+
+    if is_owner(user):
+        return [set(MailingList.objects.values_list("pk", flat=True))]
+    return group_admin_subtree_list_ids(user)
+
+
+def transfer_targets_for(user: User, source_id: int) -> set[int]:
+    """The lists a user may move or copy members of `source_id` into (same subtree, not itself)."""
+    targets: set[int] = set()
+    for ids in transfer_list_ids(user):
+        if source_id in ids:
+            targets |= ids
+    targets.discard(source_id)
+    return targets
+
+
+def transfer_source_for_user(user: User, list_id: int) -> MailingList:
+    """The list as a source of a move or copy (404 if it is not here, 403 if not in the user's subtrees)."""
+    try:
+        mailing_list = MailingList.objects.get(pk=list_id)
+    except MailingList.DoesNotExist as error:
+        raise Http404 from error
+    if not any(list_id in ids for ids in transfer_list_ids(user)):
+        raise PermissionDenied
+    return mailing_list
+
+
+def transfer_can_view(user: User, transfer) -> bool:
+    """A move or copy's page: its author while both lists are still theirs, and owners."""
+    if is_owner(user):
+        return True
+    if not user.is_authenticated or transfer.actor_id != user.pk:
+        return False
+    return any(transfer.source_list_id in ids and transfer.target_list_id in ids for ids in transfer_list_ids(user))
+
+
+def directory_can_view(user: User) -> bool:
+    """The organization-wide directory of people, their addresses and lists."""
+    return is_owner(user)
+
+
+def rollover_can_run(user: User) -> bool:
+    return is_owner(user)

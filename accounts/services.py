@@ -11,9 +11,17 @@ from accounts.models import Profile
 
 
 @transaction.atomic
-def user_create(*, username: str, email: str, password: str, is_owner: bool = False) -> AbstractBaseUser:
-    """Create a console user of the current organization (call inside its schema)."""
+def user_create(
+    *, username: str, email: str, password: str | None, is_owner: bool = False, password_hash: str = ""
+) -> AbstractBaseUser:
+    """Create a console user of the current organization (call inside its schema).
+
+    `password_hash` (already made by Django's hasher, e.g. at sign-up) is used instead of hashing
+    `password` again."""
     user = get_user_model().objects.create_user(username=username, email=email, password=password)
+    if password_hash:
+        user.password = password_hash
+        user.save(update_fields=["password"])
     Profile.objects.create(user=user, is_owner=is_owner)
     EmailAddress.objects.create(user=user, email=email, primary=True, verified=True)
     return user

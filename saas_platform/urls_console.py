@@ -4,7 +4,8 @@
 from django.urls import path
 
 from audit import views as audit_views
-from mailing.views import admins, lists, members, senders
+from mailing.views import admins, lists, members, people, senders
+from org_groups.views import groups, rollover, transfers
 from saas_platform import views
 
 app_name = "console"
@@ -42,4 +43,31 @@ urlpatterns = [
     path("lists/<int:list_id>/admins/", admins.admin_list, name="admin_list"),
     path("lists/<int:list_id>/admins/<int:admin_id>/edit/", admins.admin_edit, name="admin_edit"),
     path("lists/<int:list_id>/admins/<int:admin_id>/delete/", admins.admin_delete, name="admin_delete"),
+    # Groups (F6): the tree (owners), moving/copying members (group admins), the yearly rollover (owners).
+    path("groups/", groups.group_tree, name="group_tree"),
+    path("groups/new/", groups.group_create, name="group_create"),
+    path("groups/<int:group_id>/edit/", groups.group_edit, name="group_edit"),
+    path("groups/<int:group_id>/reorder/", groups.group_reorder, name="group_reorder"),
+    path("groups/<int:group_id>/delete/", groups.group_delete, name="group_delete"),
+    path("groups/<int:group_id>/admins/", groups.group_admin_list, name="group_admin_list"),
+    path("groups/<int:group_id>/admins/<int:role_id>/delete/", groups.group_admin_delete, name="group_admin_delete"),
+    path("transfer/", transfers.transfer_home, name="transfer_home"),
+    path("transfer/lists/<int:list_id>/", transfers.transfer_select, name="transfer_select"),
+    path("transfers/<int:transfer_id>/", transfers.transfer_detail, name="transfer_detail"),
+    path("transfers/<int:transfer_id>/apply/", transfers.transfer_apply, name="transfer_apply"),
+    path("transfers/<int:transfer_id>/undo/", transfers.transfer_undo, name="transfer_undo"),
+    path("rollover/", rollover.rollover_start, name="rollover_start"),
+    path("rollover/<int:rollover_id>/", rollover.rollover_detail, name="rollover_detail"),
+    path("rollover/<int:rollover_id>/apply/", rollover.rollover_apply, name="rollover_apply"),
+    path("rollover/<int:rollover_id>/undo/", rollover.rollover_undo, name="rollover_undo"),
+    # The organization-wide directory of people (owners).
+    path("people/", people.directory, name="directory"),
+    path("people/new/", people.person_create, name="person_create"),
+    path("people/<int:person_id>/", people.person_detail, name="person_detail"),
+    path("people/<int:person_id>/delete/", people.person_delete, name="person_delete"),
+    path(
+        "people/<int:person_id>/addresses/<int:address_id>/delete/",
+        people.person_address_delete,
+        name="person_address_delete",
+    ),
 ]

@@ -3,7 +3,6 @@ from __future__ import annotations
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.db import connection
-from django.db.models import Count
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -24,17 +23,33 @@ def platform_home(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def console_home(request: HttpRequest) -> HttpResponse:
-    """The dashboard: the lists this person manages, with their member counts."""
-    lists = policy.lists_managed(request.user).annotate(member_count=Count("members")).order_by("name")
-    domain = request.tenant.get_primary_domain().domain
+    """The dashboard: the group tree with its lists, member counts and last broadcasts (owners: every
+    group and list, and the latest broadcasts; others: the groups and lists they manage)."""
+    from org_groups.selectors import dashboard_recent_broadcasts, group_admin_group_ids, tree_for
+
+    owner = policy.is_owner(request.user)
+    if owner:
+        nodes, loose = tree_for()
+        recent = dashboard_recent_broadcasts()
+    else:
+        managed = set(policy.lists_managed(request.user).values_list("pk", flat=True))
+        nodes, loose = tree_for(list_ids=managed, group_ids=group_admin_group_ids(request.user))
+        recent = dashboard_recent_broadcasts(list_ids=managed)
+    member_total = sum(node.member_total for node in nodes) + sum(node.member_total for node in loose)
+    list_total = sum(1 for node in nodes if node.mailing_list) + len(loose)
     return render(
         request,
         "console_home.html",
         {
             "organization": request.tenant,
-            "lists": lists,
-            "domain": domain,
+            "nodes": nodes,
+            "loose": loose,
+            "recent": recent,
+            "member_total": member_total,
+            "list_total": list_total,
+            "domain": request.tenant.get_primary_domain().domain,
             "can_create_list": policy.list_can_create(request.user),
+            "is_owner": owner,
         },
     )
 

@@ -87,13 +87,8 @@ def template_schema_ensure() -> None:
     call_command("migrate_schemas", schema_name=template, tenant=True, interactive=False, verbosity=0)
 
 
-@transaction.atomic
-def organization_create(
-    *, slug: str, name: str, owner_email: str, owner_password: str, owner_username: str | None = None
-) -> OrganizationCreated:
-    """Create an organization: its schema (cloned from the template), its domain and an owner login."""
-    from accounts.services import user_create
-
+def organization_slug_check(slug: str) -> str:
+    """The slug, normalized, if it can be a new organization's id; else TenantsUserError."""
     slug = slug.strip().lower()
     if not SLUG_PATTERN.match(slug) or slug in RESERVED_SLUGS:
         raise TenantsUserError(
@@ -102,17 +97,39 @@ def organization_create(
         )
     if Organization.objects.filter(slug=slug).exists():
         raise TenantsUserError(f"an organization with the id {slug!r} already exists")
+    return slug
+
+
+@transaction.atomic
+def organization_create(
+    *,
+    slug: str,
+    name: str,
+    owner_email: str,
+    owner_password: str | None = None,
+    owner_username: str | None = None,
+    owner_password_hash: str = "",
+    language: str = "ja",
+) -> OrganizationCreated:
+    """Create an organization: its schema (cloned from the template), its domain and an owner login.
+
+    The owner's password comes in plain (`owner_password`, hashed here) or already hashed
+    (`owner_password_hash`, from a verified sign-up: the slow hash was paid at sign-up time)."""
+    from accounts.services import user_create
+
+    slug = organization_slug_check(slug)
     schema_name = organization_schema_name(slug)
     if not schema_exists(settings.TENANT_TEMPLATE_SCHEMA):
         template_schema_ensure()
-    organization = Organization.objects.create(schema_name=schema_name, slug=slug, name=name.strip())
+    organization = Organization.objects.create(schema_name=schema_name, slug=slug, name=name.strip(), language=language)
     schema_clone(source=settings.TENANT_TEMPLATE_SCHEMA, target=schema_name)
     domain = domain_create(organization=organization, name=organization_domain_name(slug), is_primary=True)
     with schema_context(schema_name):
         user_create(
             username=owner_username or owner_email.split("@")[0],
             email=owner_email,
-            password=owner_password,
+            password=None if owner_password_hash else owner_password,
+            password_hash=owner_password_hash,
             is_owner=True,
         )
     return OrganizationCreated(organization=organization, domain=domain)
