@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
-from django.db import connection, transaction
+from django.db import IntegrityError, OperationalError, connection, transaction
 
 from mailing.models import Broadcast, Delivery, MailingList, Member
 
@@ -36,6 +36,14 @@ ROW_FIELDS = (
 _TIME_FIELDS = ("created_at", "updated_at")
 
 
+def concurrent_write_conflict(error: Exception) -> bool:
+    """Whether a bulk write failed only because another session wrote the same rows at the same time
+    (a duplicate address that arrived meanwhile, or a deadlock PostgreSQL broke): worth trying again."""
+    if isinstance(error, IntegrityError):
+        return True
+    return isinstance(error, OperationalError) and getattr(error.__cause__, "sqlstate", "") == "40P01"
+
+
 def _as_json(row: dict) -> dict:
     return {key: value.isoformat() if isinstance(value, datetime) else value for key, value in row.items()}
 
@@ -45,13 +53,18 @@ def _from_json(row: dict) -> dict:
 
 
 def lists_lock(*, list_ids: Iterable[int]) -> list[int]:
-    """Lock list rows in id order (every bulk operation does, so two never deadlock); returns the ids found."""
+    """Lock list rows in id order (every bulk operation does, so two never deadlock); returns the ids found.
+
+    FOR NO KEY UPDATE, not FOR UPDATE: two bulk operations on a list wait for each other, but a member
+    joining by mail does not wait for them, nor they for it: Django's foreign keys are checked at
+    COMMIT (DEFERRABLE INITIALLY DEFERRED) with FOR KEY SHARE on the list row, which FOR UPDATE would
+    block while our write waited on the joining row: a deadlock."""
     ids = sorted(set(list_ids))
     if not ids:
         return []
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT id FROM {MailingList._meta.db_table} WHERE id = ANY(%s) ORDER BY id FOR UPDATE",
+            f"SELECT id FROM {MailingList._meta.db_table} WHERE id = ANY(%s) ORDER BY id FOR NO KEY UPDATE",
             [ids],
         )
         return [row[0] for row in cursor.fetchall()]

@@ -31,7 +31,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db import transaction
+from django.db import IntegrityError, OperationalError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -42,7 +42,13 @@ from mailing.selectors.lists import lists_by_ids
 from mailing.selectors.members import member_rows
 from mailing.selectors.people import person_names
 from mailing.services.lists import list_archive_create, list_archive_discard, list_local_part_free
-from mailing.services.member_bulk import lists_lock, members_delete, members_relocate, members_restore
+from mailing.services.member_bulk import (
+    concurrent_write_conflict,
+    lists_lock,
+    members_delete,
+    members_relocate,
+    members_restore,
+)
 from mailing.services.member_import import csv_decode
 from org_groups.errors import OrgGroupsUserError, PlanOutdatedError
 from org_groups.models import Group, Rollover
@@ -108,12 +114,14 @@ def _letters(classes: list[ClassInfo]) -> None:
 
 
 def _class_map(source: GradeInfo, target: GradeInfo) -> dict[int, int]:
-    """{class list id of `source`: class list id of `target`} by letter, else by position."""
+    """{class list id of `source`: class list id of `target`} by letter where the letters match (1組 ->
+    1組, A組 -> A組), else by position (the names share no letter, e.g. renamed classes)."""
     sources = [c for c in source.classes if c.list_id]
     targets = [c for c in target.classes if c.list_id]
     by_letter = {c.letter: c for c in targets if c.letter}
-    if sources and all(c.letter and c.letter in by_letter for c in sources):
-        return {c.list_id: by_letter[c.letter].list_id for c in sources}
+    if any(c.letter in by_letter for c in sources):
+        # Classes whose letter the next grade lacks have nowhere to go (the plan says so).
+        return {c.list_id: by_letter[c.letter].list_id for c in sources if c.letter in by_letter}
     return {c.list_id: t.list_id for c, t in zip(sources, targets, strict=False)}
 
 
@@ -428,12 +436,24 @@ def rollover_plan_refresh(*, rollover: Rollover) -> Rollover:
     return rollover
 
 
-@transaction.atomic
 def rollover_apply(*, rollover: Rollover, actor: Any = None) -> Rollover:
     """Apply the plan that was shown, all of it in one transaction, or nothing.
 
     The school's lists are locked and the plan recomputed: if anything changed since it was shown
-    (a member joined, left or was moved), PlanOutdatedError is raised and nothing changes."""
+    (a member joined, left or was moved, even while applying), PlanOutdatedError is raised and
+    nothing changes."""
+    try:
+        return _apply(rollover=rollover, actor=actor)
+    except (IntegrityError, OperationalError) as error:
+        if not concurrent_write_conflict(error):
+            raise
+        raise PlanOutdatedError(
+            _("The lists changed while applying; nothing was applied. Review the new plan.")
+        ) from error
+
+
+@transaction.atomic
+def _apply(*, rollover: Rollover, actor: Any) -> Rollover:
     rollover = Rollover.objects.select_for_update().get(pk=rollover.pk)
     if rollover.state != Rollover.State.PLANNED:
         raise OrgGroupsUserError(_("This rollover has already been applied."))

@@ -19,13 +19,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, OperationalError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from audit.services import audit_record
 from mailing.selectors.members import addresses_in_list, member_rows
 from mailing.services.member_bulk import (
+    concurrent_write_conflict,
     lists_lock,
     members_copy,
     members_delete,
@@ -110,9 +111,11 @@ def transfer_apply(*, transfer: MemberTransfer, actor: Any = None) -> MemberTran
     for attempt in range(APPLY_ATTEMPTS):
         try:
             return _apply(transfer_id=transfer.pk, actor=actor)
-        except IntegrityError:
-            # An address arrived in the target list (a join by mail) between our check and our write:
-            # everything rolled back; look again.
+        except (IntegrityError, OperationalError) as error:
+            # An address arrived in the target list (a join by mail) between our check and our write,
+            # or PostgreSQL broke a deadlock with such a writer: everything rolled back; look again.
+            if not concurrent_write_conflict(error):
+                raise
             if attempt == APPLY_ATTEMPTS - 1:
                 raise OrgGroupsUserError(_("The lists kept changing; nothing was changed. Try again.")) from None
     raise AssertionError("unreachable")
