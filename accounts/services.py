@@ -1,4 +1,4 @@
-"""Writes for console users."""
+"""Writes for console users, and an organization's creation with its first owner."""
 
 from __future__ import annotations
 
@@ -6,8 +6,10 @@ from allauth.account.models import EmailAddress
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
+from django_tenants.utils import schema_context
 
 from accounts.models import Profile
+from tenants.services import OrganizationCreated, organization_create
 
 
 @transaction.atomic
@@ -43,3 +45,39 @@ def profile_language_set(*, user: AbstractBaseUser, language: str) -> None:
     profile, _ = Profile.objects.get_or_create(user=user)
     profile.language = language
     profile.save(update_fields=["language"])
+
+
+@transaction.atomic
+def user_email_set(*, user: AbstractBaseUser, email: str) -> None:
+    """Change a console user's address, which is also where their password-reset mail goes (allauth)."""
+    user.email = email
+    user.save(update_fields=["email"])
+    EmailAddress.objects.filter(user=user).delete()
+    EmailAddress.objects.create(user=user, email=email, primary=True, verified=True)
+
+
+@transaction.atomic
+def organization_create_with_owner(
+    *,
+    slug: str,
+    name: str,
+    owner_email: str,
+    owner_password: str | None = None,
+    owner_username: str | None = None,
+    owner_password_hash: str = "",
+    language: str = "ja",
+) -> OrganizationCreated:
+    """Create an organization (tenants.services.organization_create) and its owner's login, together.
+
+    The owner's password comes in plain (`owner_password`, hashed here) or already hashed
+    (`owner_password_hash`, from a verified sign-up: the slow hash was paid when they signed up)."""
+    created = organization_create(slug=slug, name=name, language=language)
+    with schema_context(created.organization.schema_name):
+        user_create(
+            username=owner_username or owner_email.split("@")[0],
+            email=owner_email,
+            password=None if owner_password_hash else owner_password,
+            password_hash=owner_password_hash,
+            is_owner=True,
+        )
+    return created

@@ -91,13 +91,12 @@ def _run(args: argparse.Namespace) -> None:
     from django.test.utils import CaptureQueriesContext
     from django_tenants.utils import schema_context
 
-    from accounts.services import user_create
+    from accounts.services import organization_create_with_owner, user_create
     from mailing.models import ListAdmin, MailingList
-    from tenants.services import organization_create
 
     call_command("platform_prepare", verbosity=0)
     password = "bench-pass-123"  # noqa: S105 -- a throw-away database
-    created = organization_create(
+    created = organization_create_with_owner(
         slug="bench", name="Bench", owner_email="owner@bench.example", owner_password=password
     )
     host = created.domain.domain

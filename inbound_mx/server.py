@@ -17,14 +17,13 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+import dramatiq
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 from django.conf import settings
-from django.db import close_old_connections
+from django.db import close_old_connections, connections
 
-from mailing.selectors.routes import route_resolve
-from mailing.services.inbound.receive import Enqueue, inbound_messages_store, process_inbound_enqueue
-from mailing.services.inbound.receive import Envelope as StoredEnvelope
+from mailing import mx as mailing_mx
 
 logger = logging.getLogger(__name__)
 
@@ -36,23 +35,19 @@ MAX_RECIPIENTS = 100
 
 def broker_check() -> None:
     """Raise when the job broker cannot take work: then we must not accept (the message would wait for the sweeper)."""
-    import dramatiq
-
     client = getattr(dramatiq.get_broker(), "client", None)
     if client is not None:
         client.ping()
 
 
 class InboundHandler:
-    def __init__(self, *, enqueue: Enqueue = process_inbound_enqueue, threads: int = 8) -> None:
+    def __init__(self, *, enqueue: mailing_mx.Enqueue = mailing_mx.process_inbound_enqueue, threads: int = 8) -> None:
         self.enqueue = enqueue
         # Django's ORM is synchronous: database work runs on a small pool, off the event loop.
         self.executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="mx-db")
 
     def shutdown(self) -> None:
         """Close every pool thread's database connection, then the pool (when the MX stops)."""
-        from django.db import connections
-
         size = self.executor._max_workers
         barrier = threading.Barrier(size, timeout=10)
 
@@ -78,7 +73,7 @@ class InboundHandler:
         routes = envelope.__dict__.setdefault("routes", [])
         if len(routes) >= MAX_RECIPIENTS:
             return REPLY_TOO_MANY
-        route = await self._run(route_resolve, address)
+        route = await self._run(mailing_mx.route_resolve, address)
         if route is None:
             return REPLY_UNKNOWN
         routes.append((route, address))
@@ -88,13 +83,13 @@ class InboundHandler:
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         raw = envelope.original_content or b""
         peer = session.peer[0] if isinstance(session.peer, tuple) else None
-        stored_envelope = StoredEnvelope(
+        stored_envelope = mailing_mx.Envelope(
             mail_from=(envelope.mail_from or "").strip("<>"), peer_address=peer, helo=session.host_name or ""
         )
         try:
             await self._run(broker_check)
             stored = await self._run(
-                inbound_messages_store,
+                mailing_mx.inbound_messages_store,
                 envelope=stored_envelope,
                 recipients=list(envelope.__dict__.get("routes", [])),
                 raw=raw,

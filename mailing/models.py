@@ -229,7 +229,7 @@ class Broadcast(models.Model):
     # From the list address with the author in Reply-To (mailing.rendering).
     rewrite_from = models.BooleanField(default=False)
     # Fan-out plan: the first Delivery id of each batch, then one past the last id. Batch i sends
-    # the deliveries with batch_bounds[i] <= id < batch_bounds[i + 1] (mailing.services.delivery).
+    # the deliveries with batch_bounds[i] <= id < batch_bounds[i + 1] (mailing.services.delivery_batches).
     batch_bounds = models.JSONField(default=list, blank=True)
     # Planning in two steps (mailing.services.broadcasts): None once every active member has a
     # delivery; otherwise the members with a greater id are still to get theirs.

@@ -80,6 +80,18 @@ def group_admin_list_ids(user: Any) -> set[int]:
     return result
 
 
+def list_ids_administered_by(user: Any) -> set[int]:
+    """org_groups' source of roles for accounts.policy (settings.CONSOLE_LIST_ADMIN_SOURCES): every
+    list in the subtrees of the groups this user administers."""
+    return group_admin_list_ids(user)
+
+
+def list_id_sets_administered_by(user: Any) -> list[set[int]]:
+    """org_groups' source of list sets for accounts.policy (settings.CONSOLE_LIST_SET_SOURCES): one set
+    per group administered, its subtree's lists; members move and copy within one set."""
+    return group_admin_subtree_list_ids(user)
+
+
 def group_admin_group_ids(user: Any) -> set[int]:
     """The groups (subtrees included) a user administers."""
     if not getattr(user, "is_authenticated", False):
@@ -90,10 +102,6 @@ def group_admin_group_ids(user: Any) -> set[int]:
     for root in roots:
         result |= group_subtree_ids(root, rows)
     return result
-
-
-def is_group_admin(user: Any) -> bool:
-    return getattr(user, "is_authenticated", False) and GroupAdmin.objects.filter(user=user).exists()
 
 
 def group_get(*, group_id: int) -> Group | None:

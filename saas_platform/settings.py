@@ -153,6 +153,15 @@ ACCOUNT_SIGNUP_FIELDS = ["email*", "username*", "password1*", "password2*"]
 ACCOUNT_EMAIL_VERIFICATION = "none"
 ACCOUNT_LOGOUT_ON_GET = False
 ACCOUNT_RATE_LIMITS = {"login_failed": "5/m/ip,5/5m/key"}
+# Where accounts.policy learns which lists a person administers: one function per app that grants
+# such a role, `(user) -> list ids` (accounts.selectors.console_roles).
+CONSOLE_LIST_ADMIN_SOURCES = [
+    "mailing.selectors.lists.list_ids_administered_by",
+    "org_groups.selectors.list_ids_administered_by",
+]
+# `(user) -> sets of list ids` administered together: a group admin's subtree (moving members stays
+# inside one set).
+CONSOLE_LIST_SET_SOURCES = ["org_groups.selectors.list_id_sets_administered_by"]
 LOGIN_URL = "account_login"
 LOGIN_REDIRECT_URL = "/"
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
@@ -238,7 +247,7 @@ MAIL_BOUNCE_THRESHOLD = int(os.environ.get("MAIL_BOUNCE_THRESHOLD", "3"))
 MAIL_CONFIRMATION_MAX_AGE_SECONDS = int(os.environ.get("MAIL_CONFIRMATION_MAX_AGE_SECONDS", str(7 * 24 * 3600)))
 MAIL_MODERATION_MAX_AGE_SECONDS = int(os.environ.get("MAIL_MODERATION_MAX_AGE_SECONDS", str(14 * 24 * 3600)))
 SCHEDULER_JOBS.append(("mailing.services.inbound.sweep.inbound_sweep", 30))
-# --- Outbound delivery (mailing.services.delivery; docs/adr/0002-fanout-and-delivery.md)
+# --- Outbound delivery (mailing.services.delivery_batches and delivery_sweeps; docs/adr/0002-fanout-and-delivery.md)
 # Links in mail (unsubscribe, later read confirmation and surveys) point at the organization's host
 # with this scheme; in development (DEBUG) at http://HOST:WEB_PORT.
 LINK_SCHEME = os.environ.get("LINK_SCHEME", "http" if DEBUG else "https")
@@ -265,7 +274,7 @@ OUTBOUND_DKIM_MODE = os.environ.get("OUTBOUND_DKIM_MODE") or (
 )
 if OUTBOUND_DKIM_MODE not in OUTBOUND_DKIM_MODES:
     raise ImproperlyConfigured(f"OUTBOUND_DKIM_MODE must be one of {', '.join(OUTBOUND_DKIM_MODES)}")
-SCHEDULER_JOBS.append(("mailing.services.delivery.deliveries_retry_enqueue_due", 60.0))
+SCHEDULER_JOBS.append(("mailing.services.delivery_sweeps.deliveries_retry_enqueue_due", 60.0))
 # How long the Redis broker waits for a silent worker before giving its unacknowledged messages to
 # another (dramatiq's default is 60 s). Tests that kill a worker use a few seconds.
 DRAMATIQ_HEARTBEAT_TIMEOUT_MS = int(os.environ.get("DRAMATIQ_HEARTBEAT_TIMEOUT_MS", "60000"))

@@ -3,7 +3,6 @@
 
 from django.urls import path
 
-from audit import views as audit_views
 from mailing.views import admins, lists, members, people, senders
 from org_groups.views import groups, rollover, transfers
 from saas_platform import views
@@ -13,7 +12,7 @@ app_name = "console"
 urlpatterns = [
     path("", views.console_home, name="home"),
     path("language/", views.language_set, name="language_set"),
-    path("audit/", audit_views.audit_event_list, name="audit"),
+    path("audit/", views.audit_event_list, name="audit"),
     path("dev/mail/", views.dev_mail, name="dev_mail"),
     path("lists/new/", lists.list_create, name="list_create"),
     path("lists/<int:list_id>/", lists.list_detail, name="list_detail"),

@@ -2,14 +2,14 @@
 
 from django.urls import path
 
+from accounts import views as account_views
 from saas_platform import views
-from tenants import views as tenant_views
 
 urlpatterns = [
     path("", views.platform_home, name="platform_home"),
-    path("signup/", tenant_views.signup, name="signup"),
-    path("signup/sent/", tenant_views.signup_sent, name="signup_sent"),
-    path("signup/confirm/<str:token>/", tenant_views.signup_confirm_page, name="signup_confirm"),
-    path("signup/confirm/<str:token>/create/", tenant_views.signup_confirm_post, name="signup_confirm_post"),
+    path("signup/", account_views.signup, name="signup"),
+    path("signup/sent/", account_views.signup_sent, name="signup_sent"),
+    path("signup/confirm/<str:token>/", account_views.signup_confirm_page, name="signup_confirm"),
+    path("signup/confirm/<str:token>/create/", account_views.signup_confirm_post, name="signup_confirm_post"),
     path("healthz", views.health, name="health"),
 ]

@@ -1,7 +1,18 @@
+"""The console's shell and the platform's own pages: the dashboard, language, the audit log, dev mail.
+
+Pages that span apps are composed here (the top layer): each app's own pages live in its views.
+"""
+
 from __future__ import annotations
+
+from datetime import date
+from email import message_from_bytes
+from email import policy as email_policy
+from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
 from django.db import connection
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
@@ -9,6 +20,11 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from accounts import policy
+from accounts.services import profile_language_set
+from audit.selectors import audit_actions, audit_events_filter
+from mailing.catcher import caught_mail_list
+from mailing.selectors.lists import list_names
+from org_groups.selectors import dashboard_recent_broadcasts, group_admin_group_ids, tree_for
 
 
 def health(request: HttpRequest) -> JsonResponse:
@@ -25,16 +41,13 @@ def platform_home(request: HttpRequest) -> HttpResponse:
 def console_home(request: HttpRequest) -> HttpResponse:
     """The dashboard: the group tree with its lists, member counts and last broadcasts (owners: every
     group and list, and the latest broadcasts; others: the groups and lists they manage)."""
-    from org_groups.selectors import dashboard_recent_broadcasts, group_admin_group_ids, tree_for
-
-    owner = policy.is_owner(request.user)
-    if owner:
+    scope = policy.list_scope(request.user)
+    if scope.every_list:
         nodes, loose = tree_for()
         recent = dashboard_recent_broadcasts()
     else:
-        managed = set(policy.lists_managed(request.user).values_list("pk", flat=True))
-        nodes, loose = tree_for(list_ids=managed, group_ids=group_admin_group_ids(request.user))
-        recent = dashboard_recent_broadcasts(list_ids=managed)
+        nodes, loose = tree_for(list_ids=scope.list_ids, group_ids=group_admin_group_ids(request.user))
+        recent = dashboard_recent_broadcasts(list_ids=scope.list_ids)
     member_total = sum(node.member_total for node in nodes) + sum(node.member_total for node in loose)
     list_total = sum(1 for node in nodes if node.mailing_list) + len(loose)
     return render(
@@ -49,7 +62,7 @@ def console_home(request: HttpRequest) -> HttpResponse:
             "list_total": list_total,
             "domain": request.tenant.get_primary_domain().domain,
             "can_create_list": policy.list_can_create(request.user),
-            "is_owner": owner,
+            "is_owner": scope.every_list,
         },
     )
 
@@ -58,8 +71,6 @@ def console_home(request: HttpRequest) -> HttpResponse:
 @require_POST
 def language_set(request: HttpRequest) -> HttpResponse:
     """Keep the chosen interface language in the person's profile (and a cookie for the login page)."""
-    from accounts.services import profile_language_set
-
     language = request.POST.get("language", "")
     next_url = request.POST.get("next", "/")
     if not url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()}):
@@ -71,17 +82,55 @@ def language_set(request: HttpRequest) -> HttpResponse:
     return response
 
 
+def _date(value: str) -> date | None:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        return None
+
+
+@login_required
+def audit_event_list(request: HttpRequest) -> HttpResponse:
+    """Owners only: every console change, filterable by action, person, list and dates."""
+    policy.require(policy.audit_can_view(request.user))
+    list_id = request.GET.get("list", "")
+    filters = {
+        "action": request.GET.get("action", ""),
+        "actor": request.GET.get("actor", "").strip(),
+        "list": list_id,
+        "from": request.GET.get("from", ""),
+        "to": request.GET.get("to", ""),
+    }
+    events = audit_events_filter(
+        action=filters["action"],
+        actor=filters["actor"],
+        mailing_list_id=int(list_id) if list_id.isdigit() else None,
+        date_from=_date(filters["from"]),
+        date_to=_date(filters["to"]),
+    )
+    page = Paginator(events, 50).get_page(request.GET.get("page"))
+    template = "audit/_events.html" if request.htmx else "audit/events.html"
+    names = list_names()
+    return render(
+        request,
+        template,
+        {
+            "page": page,
+            "filters": filters,
+            "query": urlencode({key: value for key, value in filters.items() if value}),
+            "actions": audit_actions(),
+            "lists": [{"pk": pk, "name": name} for pk, name in names.items()],
+            "list_names": names,
+        },
+    )
+
+
 @login_required
 def dev_mail(request: HttpRequest) -> HttpResponse:
     """DEBUG only, owners only: the mails kept by the local catcher (mailing/catcher.py)."""
     if not settings.DEBUG:
         raise Http404
     policy.require(policy.dev_mail_can_view(request.user))
-    from email import message_from_bytes
-    from email import policy as email_policy
-
-    from mailing.catcher import caught_mail_list
-
     mails = []
     for path in caught_mail_list(settings.MAIL_CATCHER_DIR):
         message = message_from_bytes(path.read_bytes(), policy=email_policy.default)

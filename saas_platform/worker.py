@@ -1,4 +1,9 @@
-"""Entry point for `dramatiq saas_platform.worker`: set Django up, then import every app's actors."""
+"""Entry point for `dramatiq saas_platform.worker`: set Django up, then declare every app's actors.
+
+The actors' modules import the services they run at the top, so declaring them also loads the
+inbound pipeline's modules (dkimpy, dnspython, pyspf, flufl.bounce): the first post after a worker
+starts does not wait ~150 ms for them.
+"""
 
 import os
 
@@ -7,13 +12,6 @@ import django
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "saas_platform.settings")
 django.setup()
 
-from saas_platform.tasks import import_all_actors  # noqa: E402
+from tenants.jobs import actors_import  # noqa: E402  (after django.setup: the actors import models)
 
-import_all_actors()
-
-# What the actors import when they first run, imported now: otherwise the first post after a worker
-# starts waits ~150 ms for the inbound pipeline's modules (dkimpy, dnspython, pyspf, flufl.bounce).
-import mailing.services.broadcasts  # noqa: E402
-import mailing.services.delivery  # noqa: E402
-import mailing.services.inbound.pipeline  # noqa: E402
-import mailing.services.notices  # noqa: E402, F401
+actors_import()

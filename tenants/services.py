@@ -1,19 +1,27 @@
-"""Writes for organizations: creation (schema, domain, owner account); the mail sweepers' register."""
+"""Writes for organizations: creation (schema, domain); the mail sweepers' register.
+
+An organization's first owner is made by accounts.services.organization_create_with_owner, which calls
+`organization_create` here: tenancy knows nothing of the apps that live in an organization's schema.
+"""
 
 from __future__ import annotations
 
+import base64
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 from django.conf import settings
+from django.core.management import call_command
 from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
-from django_tenants.utils import schema_context, schema_exists
+from django_tenants.utils import schema_exists
 
 from tenants.errors import TenantsUserError
-from tenants.models import Domain, Organization
+from tenants.models import Domain, Organization, Signup
 from tenants.schema_clone import schema_clone
 
 SLUG_PATTERN = re.compile(r"^[a-z][a-z0-9-]{1,38}[a-z0-9]$")
@@ -28,11 +36,6 @@ class OrganizationCreated:
 
 def dkim_key_generate() -> tuple[str, str]:
     """A fresh RSA-2048 DKIM key pair: (private PEM, base64 public key for the DNS record)."""
-    import base64
-
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric import rsa
-
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     private_pem = key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
@@ -79,8 +82,6 @@ def template_schema_ensure() -> None:
     each new organization is slower and grows with the number of migrations. `migrate` (and
     `make run`/`make test`) call this, so the template always matches the latest migrations.
     """
-    from django.core.management import call_command
-
     template = settings.TENANT_TEMPLATE_SCHEMA
     with connection.cursor() as cursor:
         cursor.execute(f'CREATE SCHEMA IF NOT EXISTS "{template}"')
@@ -101,22 +102,8 @@ def organization_slug_check(slug: str) -> str:
 
 
 @transaction.atomic
-def organization_create(
-    *,
-    slug: str,
-    name: str,
-    owner_email: str,
-    owner_password: str | None = None,
-    owner_username: str | None = None,
-    owner_password_hash: str = "",
-    language: str = "ja",
-) -> OrganizationCreated:
-    """Create an organization: its schema (cloned from the template), its domain and an owner login.
-
-    The owner's password comes in plain (`owner_password`, hashed here) or already hashed
-    (`owner_password_hash`, from a verified sign-up: the slow hash was paid at sign-up time)."""
-    from accounts.services import user_create
-
+def organization_create(*, slug: str, name: str, language: str = "ja") -> OrganizationCreated:
+    """Create an organization: its schema (cloned from the template) and its domain."""
     slug = organization_slug_check(slug)
     schema_name = organization_schema_name(slug)
     if not schema_exists(settings.TENANT_TEMPLATE_SCHEMA):
@@ -124,14 +111,6 @@ def organization_create(
     organization = Organization.objects.create(schema_name=schema_name, slug=slug, name=name.strip(), language=language)
     schema_clone(source=settings.TENANT_TEMPLATE_SCHEMA, target=schema_name)
     domain = domain_create(organization=organization, name=organization_domain_name(slug), is_primary=True)
-    with schema_context(schema_name):
-        user_create(
-            username=owner_username or owner_email.split("@")[0],
-            email=owner_email,
-            password=None if owner_password_hash else owner_password,
-            password_hash=owner_password_hash,
-            is_owner=True,
-        )
     return OrganizationCreated(organization=organization, domain=domain)
 
 
@@ -167,3 +146,41 @@ def organizations_to_sweep(*, now: datetime | None = None) -> list[str]:
         .order_by("schema_name")
         .values_list("schema_name", flat=True)
     )
+
+
+# --- Sign-ups waiting for their owner's address to be confirmed (accounts.signup drives them)
+
+
+@transaction.atomic
+def signup_record(
+    *,
+    organization_name: str,
+    slug: str,
+    email: str,
+    username: str,
+    password_hash: str,
+    language: str,
+    token_digest: str,
+) -> Signup:
+    return Signup.objects.create(
+        organization_name=organization_name,
+        slug=slug,
+        email=email,
+        username=username,
+        password_hash=password_hash,
+        language=language,
+        token_digest=token_digest,
+    )
+
+
+@transaction.atomic
+def signup_token_set(*, signup: Signup, token_digest: str) -> Signup:
+    signup.token_digest = token_digest
+    signup.save(update_fields=["token_digest"])
+    return signup
+
+
+@transaction.atomic
+def signup_confirmed_mark(*, signup_id: int, organization: Organization) -> None:
+    """The organization exists: the sign-up is done, and its password hash now lives in the account only."""
+    Signup.objects.filter(pk=signup_id).update(confirmed_at=timezone.now(), organization=organization, password_hash="")

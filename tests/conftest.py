@@ -18,8 +18,11 @@ from collections.abc import Iterator
 import pytest
 from django.db import connection
 from django.test import Client
+from django.test.utils import setup_databases
 
+from accounts.services import organization_create_with_owner
 from tenants.models import Organization
+from tenants.services import public_tenant_ensure, template_schema_ensure
 
 os.environ.setdefault("PLATFORM_TESTING", "1")
 # Queues of this test run only, so two runs on one Redis never take each other's jobs.
@@ -32,10 +35,6 @@ TEST_PASSWORD = "correct-horse-battery-staple"
 
 @pytest.fixture(scope="session")
 def django_db_setup(django_db_setup, django_db_blocker) -> None:
-    from django.test.utils import setup_databases
-
-    from tenants.services import organization_create, public_tenant_ensure, template_schema_ensure
-
     with django_db_blocker.unblock():
         if not connection.settings_dict["NAME"].startswith("test_"):
             # pytest-django creates the test database only when a collected test uses `db` or the
@@ -46,7 +45,7 @@ def django_db_setup(django_db_setup, django_db_blocker) -> None:
         public_tenant_ensure()
         template_schema_ensure()
         for slug in ("test", "other"):
-            organization_create(
+            organization_create_with_owner(
                 slug=slug,
                 name=f"{slug.title()} Organization",
                 owner_username="owner",

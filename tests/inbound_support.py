@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import base64
+import email
+import email.policy
 import email.utils
 import smtplib
 import socket
@@ -22,6 +24,10 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from accounts.services import user_create
+from inbound_mx.server import InboundHandler, mx_controller_make
+from mailing.models import InboundMessage
+from tests.factories import list_admin_make, unique
 from tests.mail_fixtures import free_port
 
 
@@ -159,8 +165,6 @@ class RunningMx:
 @pytest.fixture
 def mx_start() -> Iterator:
     """Start the real MX (as run_mx does) on a free port; stopped at the end of the test."""
-    from inbound_mx.server import InboundHandler, mx_controller_make
-
     started = []
 
     def start(*, handler: InboundHandler | None = None, tls_context=None) -> RunningMx:
@@ -203,8 +207,6 @@ def inbound_make(
     helo: str = "sender.example",
 ):
     """A stored message as the MX would have stored it (tests of the worker stages call the pipeline directly)."""
-    from mailing.models import InboundMessage
-
     return InboundMessage.objects.create(
         kind=kind,
         mailing_list=mailing_list,
@@ -218,9 +220,6 @@ def inbound_make(
 
 
 def list_admin_with_email(mailing_list, email_address: str):
-    from accounts.services import user_create
-    from tests.factories import list_admin_make, unique
-
     user = user_create(username=unique("admin"), email=email_address, password="x-Long-Password-1")
     list_admin_make(mailing_list, user)
     return user
@@ -228,9 +227,6 @@ def list_admin_with_email(mailing_list, email_address: str):
 
 def notice_text(notice) -> str:
     """The decoded text of a stored notice (its body may be quoted-printable or base64)."""
-    import email
-    import email.policy
-
     return email.message_from_bytes(bytes(notice.raw), policy=email.policy.default).get_content()
 
 

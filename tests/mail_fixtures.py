@@ -13,6 +13,8 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
+from tenants.jobs import actors_import
+
 
 def free_port() -> int:
     with socket.socket() as probe:
@@ -110,10 +112,8 @@ def smtp_capture(settings) -> Iterator[SmtpCapture]:
 
 @pytest.fixture
 def dramatiq_broker() -> dramatiq.Broker:
-    from saas_platform.tasks import import_all_actors
-
     broker = dramatiq.get_broker()
-    import_all_actors()
+    actors_import()
     broker.flush_all()
     return broker
 

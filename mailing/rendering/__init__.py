@@ -1,9 +1,11 @@
-"""Turning a broadcast into each recipient's own message.
+"""Turning a broadcast into each recipient's own message: the types every renderer shares.
 
 A renderer is prepared once per broadcast (and cached per worker process: parsing the original and
 hashing its body are done once, not per recipient) and then asked for one message per recipient.
-Renderers are chosen by the broadcast's channel; a web broadcast (composed in the console, with
-per-recipient read-confirmation and survey links in its body) registers its own in `RENDERERS`.
+Renderers are chosen by the broadcast's channel in `mailing.rendering.registry.RENDERERS`; a web
+broadcast (composed in the console, with per-recipient read-confirmation and survey links in its
+body) registers its own there. This module holds only the types, so a renderer module imports it
+without importing the registry that imports the renderers.
 """
 
 from __future__ import annotations
@@ -49,20 +51,3 @@ class ListContext:
 
 
 RendererFactory = Callable[[Broadcast, ListContext], BroadcastRenderer]
-
-
-def _mail_post_renderer(broadcast: Broadcast, context: ListContext) -> BroadcastRenderer:
-    from mailing.rendering.mail_post import MailPostRenderer
-
-    return MailPostRenderer.from_broadcast(broadcast, context)
-
-
-RENDERERS: dict[str, RendererFactory] = {Broadcast.Channel.MAIL: _mail_post_renderer}
-
-
-def renderer_build(broadcast: Broadcast, context: ListContext) -> BroadcastRenderer:
-    try:
-        factory = RENDERERS[broadcast.channel]
-    except KeyError:
-        raise NotImplementedError(f"no renderer for {broadcast.channel!r} broadcasts yet") from None
-    return factory(broadcast, context)

@@ -16,6 +16,8 @@ from django.core.cache import cache
 from django_tenants.utils import schema_context
 
 from mailing.addresses import local_part_parse
+from mailing.models import MailingList
+from tenants.selectors import domain_schema_name
 
 logger = logging.getLogger(__name__)
 _MISS = "-"
@@ -37,14 +39,9 @@ def _cache_key(domain: str, list_local_part: str) -> str:
 
 def _target_lookup(domain: str, list_local_part: str) -> dict | None:
     """{"schema_name", "mailing_list_id"} of the list (or of the organization, for postmaster), or None."""
-    from mailing.models import MailingList
-    from tenants.models import Domain
-
-    with schema_context(settings.PUBLIC_SCHEMA_NAME):
-        row = Domain.objects.filter(domain=domain).select_related("tenant").first()
-        if row is None or row.tenant.schema_name == settings.PUBLIC_SCHEMA_NAME:
-            return None
-        schema_name = row.tenant.schema_name
+    schema_name = domain_schema_name(domain=domain)
+    if schema_name is None:
+        return None
     if not list_local_part:
         return {"schema_name": schema_name, "mailing_list_id": None}
     with schema_context(schema_name):

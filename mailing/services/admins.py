@@ -9,7 +9,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils.translation import gettext as _
 
-from accounts.services import user_invite
+from accounts.services import user_email_set, user_invite
 from audit.services import audit_record
 from mailing.errors import MailingUserError
 from mailing.models import ListAdmin, MailingList
@@ -63,17 +63,12 @@ def list_admin_add(
 @transaction.atomic
 def list_admin_update(*, admin: ListAdmin, email: str, actor: Any = None) -> ListAdmin:
     """Change the admin's e-mail address (where their password-reset mail goes)."""
-    from allauth.account.models import EmailAddress
-
     email = address_validate(email)
     user = admin.user
     if get_user_model().objects.filter(email__iexact=email).exclude(pk=user.pk).exists():
         raise MailingUserError(_("%(email)s belongs to another user.") % {"email": email})
     before = {"user": user.get_username(), "email": user.email}
-    user.email = email
-    user.save(update_fields=["email"])
-    EmailAddress.objects.filter(user=user).delete()
-    EmailAddress.objects.create(user=user, email=email, primary=True, verified=True)
+    user_email_set(user=user, email=email)
     audit_record(
         actor=actor,
         action="admin.update",

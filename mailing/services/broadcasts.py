@@ -14,6 +14,7 @@ by the retry job (`plan_resume_member_id` still set) and run again; it is idempo
 
 from __future__ import annotations
 
+import functools
 import logging
 from email import policy
 from email.parser import BytesHeaderParser
@@ -23,6 +24,8 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from mailing.models import Broadcast, Delivery, InboundMessage, Member
+from mailing.selectors.deliveries import batch_has_queued
+from tenants.jobs import job_send, job_send_on_commit
 from tenants.services import organization_sweep_extend
 
 logger = logging.getLogger(__name__)
@@ -104,11 +107,13 @@ def broadcast_deliveries_plan(*, broadcast: Broadcast) -> Broadcast:
         ]
     )
     if delivery_ids:
+        # Step 2 first, when there is one (its own queue: it does not wait behind batches), then the
+        # first FANOUT_WINDOW batches; each batch enqueues its successor.
         schema_name = connection.schema_name
-        broadcast_id = broadcast.id
-        batch_count = len(broadcast.batch_bounds) - 1
-        rest = broadcast.plan_resume_member_id is not None
-        transaction.on_commit(lambda: _fanout_start(schema_name, broadcast_id, batch_count, plan_rest=rest))
+        if broadcast.plan_resume_member_id is not None:
+            job_send_on_commit("broadcast_plan_rest", schema_name, broadcast.id)
+        for batch_index in range(min(settings.FANOUT_WINDOW, len(broadcast.batch_bounds) - 1)):
+            job_send_on_commit("delivery_batch_send", schema_name, broadcast.id, batch_index)
     return broadcast
 
 
@@ -144,7 +149,7 @@ def _plan_chunk(broadcast_id: int) -> int | None:
         if delivery_ids:
             schema_name = connection.schema_name
             bounds = list(broadcast.batch_bounds)
-            transaction.on_commit(lambda: _chain_resume(schema_name, broadcast_id, bounds, first_new))
+            transaction.on_commit(functools.partial(_chain_resume, schema_name, broadcast_id, bounds, first_new))
     return len(delivery_ids)
 
 
@@ -155,26 +160,11 @@ def _chain_resume(schema_name: str, broadcast_id: int, bounds: list[int], first_
     when it ends (it looks at the plan again; its marks are flushed first, so one of the two always
     sees the other). A successor enqueued by both runs once (batch lock; a run that finds its batch
     sent enqueues nothing)."""
-    from mailing.services.delivery import batch_has_queued
-    from mailing.tasks.delivery import delivery_batch_send
-
     window = settings.FANOUT_WINDOW
     for batch_index in range(first_new, min(first_new + window, len(bounds) - 1)):
         predecessor = batch_index - window
         if predecessor < 0 or not batch_has_queued(broadcast_id, bounds, predecessor):
-            delivery_batch_send.send(schema_name, broadcast_id, batch_index)
-
-
-def _fanout_start(schema_name: str, broadcast_id: int, batch_count: int, *, plan_rest: bool) -> None:
-    """Put the first FANOUT_WINDOW batches in the queue (each enqueues its successor), and step 2 of
-    the plan first when it is still to be done (its own queue: it does not wait behind batches)."""
-    from mailing.tasks.delivery import broadcast_plan_rest as plan_rest_actor
-    from mailing.tasks.delivery import delivery_batch_send
-
-    if plan_rest:
-        plan_rest_actor.send(schema_name, broadcast_id)
-    for batch_index in range(min(settings.FANOUT_WINDOW, batch_count)):
-        delivery_batch_send.send(schema_name, broadcast_id, batch_index)
+            job_send("delivery_batch_send", schema_name, broadcast_id, batch_index)
 
 
 @transaction.atomic

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import ProtectedError
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -13,6 +13,7 @@ from audit.services import audit_record, snapshot
 from mailing.addresses import list_local_part_validate
 from mailing.errors import MailingUserError
 from mailing.models import ListAdmin, MailingList, Sender, address_normalize
+from mailing.selectors.routes import route_forget
 from mailing.services.members import address_validate, person_name_clean
 
 LIST_FIELDS = [
@@ -43,10 +44,6 @@ def _routes_forget_on_commit(*local_parts: str) -> None:
     Without this a list created a moment ago stays refused until the cached "no such list" expires,
     and a renamed or deleted list keeps receiving mail until its cached route does.
     """
-    from django.db import connection
-
-    from mailing.selectors.routes import route_forget
-
     domains = list(connection.tenant.domains.values_list("domain", flat=True))
 
     def forget() -> None:

@@ -22,6 +22,7 @@ from audit.services import audit_record
 from mailing.errors import MailingUserError
 from mailing.models import MailingList, Member, MemberImport, PersonAddress, address_normalize
 from mailing.services.members import address_validate, list_writable_require, person_name_clean
+from tenants.jobs import job_send_on_commit
 
 MAX_BYTES = 20 * 1024 * 1024
 MAX_ROWS = 100_000
@@ -204,15 +205,12 @@ def member_import_apply(*, member_import: MemberImport, actor: Any = None) -> Me
 @transaction.atomic
 def member_import_enqueue(*, member_import: MemberImport, actor: Any = None) -> MemberImport:
     """Hand a large previewed file to a job (`member_import_run`); the page polls its progress."""
-    from mailing.tasks.member_import import member_import_run as member_import_task
-
     member_import = _previewed_locked(member_import)
     member_import.state = MemberImport.State.QUEUED
     if getattr(actor, "is_authenticated", False):
         member_import.created_by = actor
     member_import.save(update_fields=["state", "created_by"])
-    schema_name, import_id = connection.schema_name, member_import.pk
-    transaction.on_commit(lambda: member_import_task.send(schema_name, import_id))
+    job_send_on_commit("member_import_run", connection.schema_name, member_import.pk)
     return member_import
 
 

@@ -13,14 +13,17 @@ from __future__ import annotations
 import email.policy
 import email.utils
 import logging
+import smtplib
 from email.message import EmailMessage
 
 from django.db import connection, transaction
 from django.utils import timezone, translation
 
+from mailing.addresses import list_address
 from mailing.models import InboundMessage, MailingList, Notice
-from mailing.services.inbound.parse import header_text
+from mailing.rendering.headers import text_clean
 from mailing.smtp import relay_connect
+from tenants.jobs import job_send_on_commit
 
 logger = logging.getLogger(__name__)
 
@@ -46,17 +49,17 @@ def notice_message_build(
 ) -> EmailMessage:
     message = EmailMessage(policy=email.policy.SMTP)
     domain = from_address.rpartition("@")[2] or "localhost"
-    message["From"] = email.utils.formataddr((header_text(from_name), header_text(from_address)))
-    message["To"] = header_text(to)
-    message["Subject"] = header_text(subject)[:900]
+    message["From"] = email.utils.formataddr((text_clean(from_name), text_clean(from_address)))
+    message["To"] = text_clean(to)
+    message["Subject"] = text_clean(subject)
     message["Date"] = email.utils.format_datetime(timezone.now())
     message["Message-ID"] = email.utils.make_msgid(domain=domain)
     message["Auto-Submitted"] = auto_submitted
     if x_loop:
-        message["X-Loop"] = header_text(x_loop)
+        message["X-Loop"] = text_clean(x_loop)
     if reply_to:
-        message["Reply-To"] = header_text(reply_to)
-    in_reply_to = header_text(in_reply_to)
+        message["Reply-To"] = text_clean(reply_to)
+    in_reply_to = text_clean(in_reply_to)
     if in_reply_to.startswith("<") and in_reply_to.endswith(">") and " " not in in_reply_to:
         message["In-Reply-To"] = in_reply_to
         message["References"] = in_reply_to
@@ -77,9 +80,7 @@ def notice_queue(
     reply_to: str = "",
 ) -> Notice | None:
     """Store a notice from the list; it is sent after commit. Returns None when `to` is not an address."""
-    from mailing.addresses import list_address
-
-    to = header_text(to)
+    to = text_clean(to)
     if "@" not in to or any(ch in to for ch in '<>,;"\\'):
         logger.info("notice not sent: unusable recipient", extra={"kind": kind})
         return None
@@ -105,24 +106,12 @@ def notice_queue(
         recipient=to,
         raw=message.as_bytes(),
     )
-    schema_name = connection.schema_name
-    transaction.on_commit(lambda: _notice_enqueue(schema_name, notice.id))
+    job_send_on_commit("send_notice", connection.schema_name, notice.id, robust=True)
     return notice
-
-
-def _notice_enqueue(schema_name: str, notice_id: int) -> None:
-    from mailing.tasks.inbound import send_notice
-
-    try:
-        send_notice.send(schema_name, notice_id)
-    except Exception:
-        logger.exception("notice enqueue failed", extra={"notice": notice_id})
 
 
 def notice_send(*, notice_id: int) -> None:
     """Send one queued notice through the relay. 4xx and connection trouble raise (the job retries); 5xx fails it."""
-    import smtplib
-
     with transaction.atomic():
         notice = Notice.objects.select_for_update().filter(id=notice_id, state=Notice.State.QUEUED).first()
         if notice is None:

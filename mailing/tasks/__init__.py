@@ -1,3 +1,5 @@
-"""The mailing app's dramatiq actors, one module per stage (inbound processing, delivery)."""
+"""The mailing app's dramatiq actors, one module per stage (inbound processing, delivery, console jobs).
 
-from mailing.tasks import delivery, inbound, member_import  # noqa: F401  (importing declares the actors)
+Nothing imports these modules: services send jobs by actor name (tenants.jobs), and the worker
+declares every actor at start (tenants.jobs.actors_import).
+"""

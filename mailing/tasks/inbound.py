@@ -5,7 +5,9 @@ from __future__ import annotations
 import dramatiq
 from django.conf import settings
 
-from saas_platform.jobs import tenant_context
+from mailing.services import notices
+from mailing.services.inbound import pipeline
+from tenants.jobs import tenant_context
 
 
 @dramatiq.actor(
@@ -16,10 +18,8 @@ from saas_platform.jobs import tenant_context
 )
 def process_inbound(schema_name: str, inbound_message_id: int) -> None:
     """Parse, authorize and act on one stored message; poison messages end in quarantine (pipeline)."""
-    from mailing.services.inbound.pipeline import inbound_process
-
     with tenant_context(schema_name):
-        inbound_process(inbound_message_id=inbound_message_id)
+        pipeline.inbound_process(inbound_message_id=inbound_message_id)
 
 
 @dramatiq.actor(
@@ -27,7 +27,5 @@ def process_inbound(schema_name: str, inbound_message_id: int) -> None:
 )
 def send_notice(schema_name: str, notice_id: int) -> None:
     """Send one stored notice (welcome, confirmation, moderation, reject, bounce warning) through the relay."""
-    from mailing.services.notices import notice_send
-
     with tenant_context(schema_name):
-        notice_send(notice_id=notice_id)
+        notices.notice_send(notice_id=notice_id)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dramatiq
 
 from mailing.services import member_import
-from saas_platform.jobs import tenant_context
+from tenants.jobs import tenant_context
 
 # 100,000 rows (the file limit) take well under a minute; a failed import is marked FAILED and the
 # person uploads again, so no automatic retry (a retry of a finished import would do nothing anyway).

@@ -9,12 +9,11 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
-from accounts import policy
 from mailing.errors import MailingUserError
 from mailing.forms import AdminAddForm, AdminEditForm
 from mailing.models import ListAdmin
 from mailing.services import admins as admin_services
-from mailing.views.common import list_context
+from mailing.views.common import list_context, list_for_user
 
 
 def _invitation_send(request: HttpRequest, email: str) -> None:
@@ -27,7 +26,7 @@ def _invitation_send(request: HttpRequest, email: str) -> None:
 @login_required
 @require_http_methods(["GET", "POST"])
 def admin_list(request: HttpRequest, list_id: int) -> HttpResponse:
-    mailing_list = policy.list_for_user(request.user, list_id)
+    mailing_list = list_for_user(request.user, list_id)
     form = AdminAddForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
@@ -57,7 +56,7 @@ def admin_list(request: HttpRequest, list_id: int) -> HttpResponse:
 @login_required
 @require_http_methods(["GET", "POST"])
 def admin_edit(request: HttpRequest, list_id: int, admin_id: int) -> HttpResponse:
-    mailing_list = policy.list_for_user(request.user, list_id)
+    mailing_list = list_for_user(request.user, list_id)
     admin = get_object_or_404(ListAdmin.objects.select_related("user"), pk=admin_id, mailing_list=mailing_list)
     form = AdminEditForm(request.POST or None, initial={"email": admin.user.email})
     if request.method == "POST" and form.is_valid():
@@ -76,7 +75,7 @@ def admin_edit(request: HttpRequest, list_id: int, admin_id: int) -> HttpRespons
 @login_required
 @require_POST
 def admin_delete(request: HttpRequest, list_id: int, admin_id: int) -> HttpResponse:
-    mailing_list = policy.list_for_user(request.user, list_id)
+    mailing_list = list_for_user(request.user, list_id)
     admin = get_object_or_404(ListAdmin.objects.select_related("user"), pk=admin_id, mailing_list=mailing_list)
     try:
         admin_services.list_admin_remove(admin=admin, actor=request.user)

@@ -12,7 +12,7 @@ from mailing.errors import MailingUserError
 from mailing.forms import ListCreateForm, ListDeleteForm, ListForm
 from mailing.selectors.members import member_status_counts
 from mailing.services import lists as list_services
-from mailing.views.common import list_context
+from mailing.views.common import list_context, list_for_user
 
 
 @login_required
@@ -33,7 +33,7 @@ def list_create(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def list_detail(request: HttpRequest, list_id: int) -> HttpResponse:
-    mailing_list = policy.list_for_user(request.user, list_id)
+    mailing_list = list_for_user(request.user, list_id)
     counts = member_status_counts(mailing_list=mailing_list)
     return render(
         request,
@@ -45,7 +45,7 @@ def list_detail(request: HttpRequest, list_id: int) -> HttpResponse:
 @login_required
 @require_http_methods(["GET", "POST"])
 def list_edit(request: HttpRequest, list_id: int) -> HttpResponse:
-    mailing_list = policy.list_for_user(request.user, list_id)
+    mailing_list = list_for_user(request.user, list_id)
     initial = {field: getattr(mailing_list, field) for field in list_services.LIST_FIELDS}
     form = ListForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
@@ -62,8 +62,8 @@ def list_edit(request: HttpRequest, list_id: int) -> HttpResponse:
 @login_required
 @require_http_methods(["GET", "POST"])
 def list_delete(request: HttpRequest, list_id: int) -> HttpResponse:
-    mailing_list = policy.list_for_user(request.user, list_id)
-    policy.require(policy.list_can_delete(request.user, mailing_list))
+    mailing_list = list_for_user(request.user, list_id)
+    policy.require(policy.list_can_delete(request.user, mailing_list.pk))
     form = ListDeleteForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         name = mailing_list.name

@@ -11,14 +11,13 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
-from accounts import policy
 from mailing.errors import MailingUserError
 from mailing.forms import STATUS_LABELS, MemberForm, MemberImportForm
 from mailing.models import Member, MemberImport
 from mailing.selectors.members import SORTS, members_csv_rows, members_filter
 from mailing.services import member_import as import_services
 from mailing.services import members as member_services
-from mailing.views.common import list_context
+from mailing.views.common import list_context, list_for_user
 
 PAGE_SIZE = 50
 
@@ -53,7 +52,7 @@ def _table_context(request: HttpRequest, mailing_list, filters: dict[str, str], 
 
 @login_required
 def member_list(request: HttpRequest, list_id: int) -> HttpResponse:
-    mailing_list = policy.list_for_user(request.user, list_id)
+    mailing_list = list_for_user(request.user, list_id)
     context = _table_context(request, mailing_list, _filters(request.GET), request.GET.get("page"))
     template = "mailing/_member_table.html" if request.htmx and not request.htmx.boosted else "mailing/members.html"
     return render(request, template, context)
@@ -62,7 +61,7 @@ def member_list(request: HttpRequest, list_id: int) -> HttpResponse:
 @login_required
 def member_export(request: HttpRequest, list_id: int) -> StreamingHttpResponse:
     """The members shown (same search, status and sort; every page) as CSV."""
-    mailing_list = policy.list_for_user(request.user, list_id)
+    mailing_list = list_for_user(request.user, list_id)
     filters = _filters(request.GET)
     members = members_filter(
         mailing_list=mailing_list, search=filters["q"], status=filters["status"], sort=filters["sort"]
@@ -79,7 +78,7 @@ def member_export(request: HttpRequest, list_id: int) -> StreamingHttpResponse:
 @login_required
 @require_http_methods(["GET", "POST"])
 def member_add(request: HttpRequest, list_id: int) -> HttpResponse:
-    mailing_list = policy.list_for_user(request.user, list_id)
+    mailing_list = list_for_user(request.user, list_id)
     form = MemberForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
@@ -95,7 +94,7 @@ def member_add(request: HttpRequest, list_id: int) -> HttpResponse:
 @login_required
 @require_http_methods(["GET", "POST"])
 def member_edit(request: HttpRequest, list_id: int, member_id: int) -> HttpResponse:
-    mailing_list = policy.list_for_user(request.user, list_id)
+    mailing_list = list_for_user(request.user, list_id)
     member = get_object_or_404(Member, pk=member_id, mailing_list=mailing_list)
     form = MemberForm(request.POST or None, initial={"address": member.address, "name": member.name})
     if request.method == "POST" and form.is_valid():
@@ -116,7 +115,7 @@ def member_edit(request: HttpRequest, list_id: int, member_id: int) -> HttpRespo
 @login_required
 @require_POST
 def member_delete(request: HttpRequest, list_id: int, member_id: int) -> HttpResponse:
-    mailing_list = policy.list_for_user(request.user, list_id)
+    mailing_list = list_for_user(request.user, list_id)
     member = get_object_or_404(Member, pk=member_id, mailing_list=mailing_list)
     member_services.member_remove(member=member, actor=request.user)
     if request.htmx:
@@ -129,7 +128,7 @@ def member_delete(request: HttpRequest, list_id: int, member_id: int) -> HttpRes
 @require_POST
 def member_status(request: HttpRequest, list_id: int, member_id: int) -> HttpResponse:
     """Suspend (配信停止) or resume (再開) one member; answers the row for htmx."""
-    mailing_list = policy.list_for_user(request.user, list_id)
+    mailing_list = list_for_user(request.user, list_id)
     member = get_object_or_404(Member, pk=member_id, mailing_list=mailing_list)
     status = Member.Status.SUSPENDED if request.POST.get("action") == "suspend" else Member.Status.ACTIVE
     member_services.member_status_set(member=member, status=status, actor=request.user)
@@ -142,7 +141,7 @@ def member_status(request: HttpRequest, list_id: int, member_id: int) -> HttpRes
 @login_required
 @require_POST
 def member_bulk(request: HttpRequest, list_id: int) -> HttpResponse:
-    mailing_list = policy.list_for_user(request.user, list_id)
+    mailing_list = list_for_user(request.user, list_id)
     ids = [int(value) for value in request.POST.getlist("member") if value.isdigit()]
     action = request.POST.get("bulk_action", "")
     filters = _filters(request.POST)
@@ -172,7 +171,7 @@ def member_bulk(request: HttpRequest, list_id: int) -> HttpResponse:
 @login_required
 @require_http_methods(["GET", "POST"])
 def member_import(request: HttpRequest, list_id: int) -> HttpResponse:
-    mailing_list = policy.list_for_user(request.user, list_id)
+    mailing_list = list_for_user(request.user, list_id)
     form = MemberImportForm(request.POST or None, request.FILES or None)
     if request.method == "POST" and form.is_valid():
         upload = form.cleaned_data["file"]
@@ -192,7 +191,7 @@ def member_import(request: HttpRequest, list_id: int) -> HttpResponse:
 @login_required
 @require_http_methods(["GET", "POST"])
 def member_import_preview(request: HttpRequest, list_id: int, import_id: int) -> HttpResponse:
-    mailing_list = policy.list_for_user(request.user, list_id)
+    mailing_list = list_for_user(request.user, list_id)
     imported = get_object_or_404(MemberImport, pk=import_id, mailing_list=mailing_list)
     error = ""
     if request.method == "POST":
@@ -233,6 +232,6 @@ def _import_context(request: HttpRequest, mailing_list, imported: MemberImport, 
 @login_required
 def member_import_progress(request: HttpRequest, list_id: int, import_id: int) -> HttpResponse:
     """The progress of a queued import, polled by htmx every second until it ends."""
-    mailing_list = policy.list_for_user(request.user, list_id)
+    mailing_list = list_for_user(request.user, list_id)
     imported = get_object_or_404(MemberImport, pk=import_id, mailing_list=mailing_list)
     return render(request, "mailing/_member_import_progress.html", _import_context(request, mailing_list, imported))

@@ -7,19 +7,18 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
-from accounts import policy
 from mailing.errors import MailingUserError
 from mailing.forms import SenderForm
 from mailing.models import Sender
 from mailing.services import senders as sender_services
-from mailing.views.common import list_context
+from mailing.views.common import list_context, list_for_user
 
 
 @login_required
 @require_http_methods(["GET", "POST"])
 def sender_list(request: HttpRequest, list_id: int) -> HttpResponse:
     """The list's sender addresses, grouped by person, with the form to add one."""
-    mailing_list = policy.list_for_user(request.user, list_id)
+    mailing_list = list_for_user(request.user, list_id)
     form = SenderForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
@@ -38,7 +37,7 @@ def sender_list(request: HttpRequest, list_id: int) -> HttpResponse:
 @login_required
 @require_http_methods(["GET", "POST"])
 def sender_edit(request: HttpRequest, list_id: int, sender_id: int) -> HttpResponse:
-    mailing_list = policy.list_for_user(request.user, list_id)
+    mailing_list = list_for_user(request.user, list_id)
     sender = get_object_or_404(Sender, pk=sender_id, mailing_list=mailing_list)
     form = SenderForm(request.POST or None, initial={"address": sender.address, "person_name": sender.person_name})
     if request.method == "POST" and form.is_valid():
@@ -59,7 +58,7 @@ def sender_edit(request: HttpRequest, list_id: int, sender_id: int) -> HttpRespo
 @login_required
 @require_POST
 def sender_delete(request: HttpRequest, list_id: int, sender_id: int) -> HttpResponse:
-    mailing_list = policy.list_for_user(request.user, list_id)
+    mailing_list = list_for_user(request.user, list_id)
     sender = get_object_or_404(Sender, pk=sender_id, mailing_list=mailing_list)
     try:
         sender_services.sender_remove(sender=sender, actor=request.user)

@@ -19,14 +19,15 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts import policy
 from mailing.forms import STATUS_LABELS
-from mailing.models import Member
-from mailing.selectors.lists import lists_by_ids
+from mailing.models import MailingList, Member
+from mailing.selectors.lists import list_get, lists_all, lists_by_ids
 from mailing.selectors.members import member_ids_filter, members_filter
 from org_groups.errors import OrgGroupsUserError
 from org_groups.forms import TransferForm
 from org_groups.models import MemberTransfer, MemberTransferItem
 from org_groups.selectors import (
     group_admin_group_ids,
+    group_admin_list_ids,
     transfer_get,
     transfer_last_applied,
     transfers_recent,
@@ -47,11 +48,10 @@ def _filters(source) -> dict[str, str]:
 def transfer_home(request: HttpRequest) -> HttpResponse:
     """Choose the list to move or copy members from."""
     policy.require(policy.transfer_can_use(request.user))
-    sets = policy.transfer_list_ids(request.user)
-    visible = set().union(*sets) if sets else set()
     if policy.is_owner(request.user):
         nodes, loose = tree_for()
     else:
+        visible = group_admin_list_ids(request.user)
         nodes, loose = tree_for(list_ids=visible, group_ids=group_admin_group_ids(request.user))
     last = transfer_last_applied(actor=request.user)
     return render(
@@ -66,16 +66,31 @@ def transfer_home(request: HttpRequest) -> HttpResponse:
     )
 
 
+def _source_for_user(request: HttpRequest, list_id: int) -> MailingList:
+    """The list as a source of a move or copy: 404 if it is not here, 403 if not in the person's subtrees."""
+    source = list_get(list_id=list_id)
+    if source is None:
+        raise Http404
+    policy.require(policy.transfer_source_allowed(request.user, source.pk))
+    return source
+
+
+def _targets(request: HttpRequest, source: MailingList) -> dict[int, MailingList]:
+    scope = policy.transfer_targets(request.user, source.pk)
+    if scope.every_list:
+        lists = {each.pk: each for each in lists_all() if each.pk != source.pk}
+    else:
+        lists = lists_by_ids(list_ids=scope.list_ids)
+    return {pk: each for pk, each in lists.items() if each.archived_at is None}
+
+
 @login_required
 @require_http_methods(["GET", "POST"])
 def transfer_select(request: HttpRequest, list_id: int) -> HttpResponse:
     """Choose members, a target in the same subtree, and move or copy; POST makes the preview."""
-    source = policy.transfer_source_for_user(request.user, list_id)
-    target_ids = policy.transfer_targets_for(request.user, source.pk)
-    targets = sorted(
-        (each for each in lists_by_ids(list_ids=target_ids).values() if each.archived_at is None),
-        key=lambda each: (each.name, each.pk),
-    )
+    source = _source_for_user(request, list_id)
+    allowed = _targets(request, source)
+    targets = sorted(allowed.values(), key=lambda each: (each.name, each.pk))
     form = TransferForm(
         request.POST or None,
         initial={"mode": "hand", "kind": MemberTransfer.Kind.MOVE},
@@ -86,8 +101,7 @@ def transfer_select(request: HttpRequest, list_id: int) -> HttpResponse:
     if request.method == "POST":
         if form.is_valid():
             target_id = form.cleaned_data["target"]
-            if target_id not in target_ids:
-                policy.require(False)  # a forged target outside the subtree
+            policy.require(target_id in allowed)  # a forged target outside the subtree: 403
             mode = form.cleaned_data["mode"]
             if mode == "hand":
                 ids = [int(value) for value in request.POST.getlist("member") if value.isdigit()]
@@ -100,7 +114,7 @@ def transfer_select(request: HttpRequest, list_id: int) -> HttpResponse:
                     actor=request.user,
                     kind=form.cleaned_data["kind"],
                     source_list=source,
-                    target_list=lists_by_ids(list_ids=[target_id])[target_id],
+                    target_list=allowed[target_id],
                     member_ids=ids,
                     selection={"mode": mode, **filters},
                 )
@@ -133,7 +147,14 @@ def _transfer_for_user(request: HttpRequest, transfer_id: int) -> MemberTransfer
     transfer = transfer_get(transfer_id=transfer_id)
     if transfer is None:
         raise Http404
-    policy.require(policy.transfer_can_use(request.user) and policy.transfer_can_view(request.user, transfer))
+    policy.require(
+        policy.transfer_can_view(
+            request.user,
+            actor_id=transfer.actor_id,
+            source_id=transfer.source_list_id,
+            target_id=transfer.target_list_id,
+        )
+    )
     return transfer
 
 

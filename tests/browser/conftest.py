@@ -13,6 +13,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from django.conf import settings
+from django.db import connections
+from playwright.sync_api import sync_playwright
+from pytest_django.live_server_helper import LiveServer
+
+from tests.conftest import tenant_host
 
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
@@ -22,10 +28,6 @@ ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 def console_server(django_db_setup) -> Iterator[str]:
     # The server's request threads must not keep persistent connections (CONN_MAX_AGE): they would
     # outlive the threads and keep the test database from being dropped at the end of the session.
-    from django.conf import settings
-    from django.db import connections
-    from pytest_django.live_server_helper import LiveServer
-
     for settings_dict in (settings.DATABASES["default"], connections.settings["default"]):
         settings_dict["CONN_MAX_AGE"] = 0
     server = LiveServer("127.0.0.1:0")
@@ -39,7 +41,6 @@ def console_server(django_db_setup) -> Iterator[str]:
 def browser(django_db_setup) -> Iterator:
     if not os.path.exists(CHROMIUM):
         pytest.skip(f"{CHROMIUM} is missing: install Debian's chromium (apt-get install chromium) to run browser tests")
-    from playwright.sync_api import sync_playwright
 
     # Playwright's sync API keeps an asyncio loop on this thread; Django then refuses ORM calls
     # from the test body unless told that this (synchronous, single-threaded test) use is safe.
@@ -76,15 +77,11 @@ def page(browser, committed_tenant, console_server) -> Iterator:
     context.close()
     # With Playwright's loop on this thread, the test body's ORM calls ran on a connection of their
     # own context; close it, or it keeps the test database from being dropped at the end.
-    from django.db import connections
-
     connections.close_all()
 
 
 @pytest.fixture
 def base_url(committed_tenant, console_server) -> str:
-    from tests.conftest import tenant_host
-
     return f"http://{tenant_host(committed_tenant)}:{console_server}"
 
 

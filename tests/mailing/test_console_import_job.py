@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from django.core.cache import cache
+
 from mailing.models import MemberImport
 from mailing.services import member_import
 from tests.factories.console import managed_list_make
@@ -9,8 +11,6 @@ from tests.factories.console import managed_list_make
 
 def test_large_import_runs_as_a_job_with_progress(committed_tenant, dramatiq_worker):
     """A file above IMPORT_IN_REQUEST_MAX goes to the worker; the page's progress reaches the end."""
-    from django.core.cache import cache
-
     mailing_list = managed_list_make()
     rows = ["address,name"] + [f"bulk{n}@ezweb.ne.jp,名前{n}" for n in range(member_import.IMPORT_IN_REQUEST_MAX + 500)]
     preview = member_import.member_import_preview(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import zoneinfo
+
 import pytest
 from django.utils import translation
 
@@ -9,6 +11,7 @@ from audit.models import AuditEvent
 from mailing.errors import MailingUserError
 from mailing.models import ListAdmin, Member, MemberImport, Sender
 from mailing.selectors.members import members_csv_rows, members_filter
+from mailing.selectors.routes import route_resolve
 from mailing.services import admins, lists, member_import, members, senders
 from tests.factories import member_make, unique
 from tests.factories.console import managed_list_make, user_make
@@ -245,8 +248,6 @@ def test_members_filter_searches_address_and_name_and_sorts():
 
 
 def test_csv_export_has_bom_and_neutralises_formulas():
-    import zoneinfo
-
     mailing_list = managed_list_make()
     member_make(mailing_list, address="a@example.com", name="=HYPERLINK(1)")
     member_make(mailing_list, address="b@example.com", name="山田")
@@ -257,8 +258,6 @@ def test_csv_export_has_bom_and_neutralises_formulas():
 
 
 def test_list_create_rename_and_delete_update_the_mx_routes_at_once(django_capture_on_commit_callbacks):
-    from mailing.selectors.routes import route_resolve
-
     owner = user_make(is_owner=True)
     first, second = unique("route"), unique("route")
     assert route_resolve(f"{first}@test.localhost") is None  # "no such list" is now cached

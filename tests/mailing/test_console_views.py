@@ -6,9 +6,10 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from mailing.models import Member
+from mailing.models import MailingList, Member
+from mailing.services import member_import
 from tests.conftest import tenant_host
-from tests.factories import member_make
+from tests.factories import member_make, unique
 from tests.factories.console import managed_list_make, user_make
 
 
@@ -75,8 +76,6 @@ def test_removing_the_last_sender_in_the_console_shows_a_clear_message(owner_cli
 
 
 def test_large_import_page_polls_progress_until_done(owner_client):
-    from mailing.services import member_import
-
     mailing_list = managed_list_make()
     rows = [f"p{n}@example.com" for n in range(member_import.IMPORT_IN_REQUEST_MAX + 1)]
     preview = member_import.member_import_preview(
@@ -101,9 +100,6 @@ def test_large_import_page_polls_progress_until_done(owner_client):
 
 
 def test_owner_creates_edits_and_deletes_a_list_through_the_pages(owner_client):
-    from mailing.models import MailingList
-    from tests.factories import unique
-
     local = unique("pta")
     response = owner_client.post(
         reverse("console:list_create"),

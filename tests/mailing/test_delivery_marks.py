@@ -3,8 +3,11 @@ run's marks to PostgreSQL first and does not send those copies again."""
 
 from __future__ import annotations
 
+import redis
+
 from mailing.models import Broadcast, Delivery
-from mailing.services.delivery import delivery_batch_send
+from mailing.services import delivery_marks
+from mailing.services.delivery_batches import delivery_batch_send
 from mailing.services.delivery_marks import Recorder, marks_client, marks_key, recording_cursor
 from tests.factories import mailing_list_make, member_make, unique
 from tests.factories.outbound import eml, mail_broadcast_make
@@ -54,10 +57,6 @@ def test_a_mark_never_turns_a_sent_delivery_back(committed_tenant, smtp_capture,
 
 
 def test_redis_unreachable_outcomes_go_to_postgresql_directly(committed_tenant, dramatiq_broker, monkeypatch):
-    import redis
-
-    from mailing.services import delivery_marks
-
     mailing_list = mailing_list_make()
     for _ in range(2):
         member_make(mailing_list, address=f"{unique('mark')}@example.org")

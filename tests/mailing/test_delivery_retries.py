@@ -9,9 +9,10 @@ import dramatiq
 import pytest
 from aiosmtpd.controller import Controller
 from django.utils import timezone
+from django.utils.module_loading import import_string
 
 from mailing.models import Broadcast, Delivery, Member
-from mailing.services.delivery import deliveries_retry_enqueue_due, deliveries_retry_enqueue_due_in_schema
+from mailing.services.delivery_sweeps import deliveries_retry_enqueue_due, deliveries_retry_enqueue_due_in_schema
 from tests.factories import mailing_list_make, member_make, unique
 from tests.factories.outbound import eml, mail_broadcast_make
 from tests.mail_fixtures import CaptureHandler, SmtpCapture, free_port
@@ -69,10 +70,10 @@ def test_temporary_failure_is_deferred_then_retried_and_permanent_failure_never_
 
 
 def test_retry_job_is_scheduled_every_minute(settings):
-    from django.utils.module_loading import import_string
-
-    assert ("mailing.services.delivery.deliveries_retry_enqueue_due", 60.0) in settings.SCHEDULER_JOBS
-    assert import_string("mailing.services.delivery.deliveries_retry_enqueue_due") is deliveries_retry_enqueue_due
+    assert ("mailing.services.delivery_sweeps.deliveries_retry_enqueue_due", 60.0) in settings.SCHEDULER_JOBS
+    assert (
+        import_string("mailing.services.delivery_sweeps.deliveries_retry_enqueue_due") is deliveries_retry_enqueue_due
+    )
 
 
 def test_temporary_failure_after_the_deadline_fails(

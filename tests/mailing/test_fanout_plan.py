@@ -11,7 +11,8 @@ from django.utils import timezone
 
 from mailing.models import Broadcast, Delivery, Member
 from mailing.services.broadcasts import broadcast_plan_rest
-from mailing.services.delivery import deliveries_retry_enqueue_due_in_schema
+from mailing.services.delivery_batches import delivery_batch_send
+from mailing.services.delivery_sweeps import deliveries_retry_enqueue_due_in_schema
 from tests.factories import mailing_list_make, member_make, unique
 from tests.factories.outbound import eml, mail_broadcast_make
 
@@ -110,8 +111,6 @@ def test_batch_that_ended_before_its_successor_was_planned_is_followed(
     broadcast = mail_broadcast_make(mailing_list, raw=eml("post_minimal_no_date.eml"))
     dramatiq_broker.flush_all()
     # The first batch runs and ends while nothing more is planned (its job, run here directly).
-    from mailing.services.delivery import delivery_batch_send
-
     delivery_batch_send(broadcast_id=broadcast.id, batch_index=0)
     assert len(smtp_capture.wait_for(2)) == 2
     worker = dramatiq.Worker(dramatiq_broker, worker_threads=2, worker_timeout=50)

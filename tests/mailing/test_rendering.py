@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import email
 import os
+import subprocess
+import sys
 from email import policy
 
 import dkim
@@ -172,9 +174,6 @@ def test_relay_dkim_mode_leaves_signing_to_the_outbound_mta(key_pair, settings):
 
 
 def test_outbound_dkim_mode_setting_refuses_unknown_values():
-    import subprocess
-    import sys
-
     result = subprocess.run(
         [sys.executable, "-c", "import saas_platform.settings"],
         env={**os.environ, "OUTBOUND_DKIM_MODE": "sometimes"},

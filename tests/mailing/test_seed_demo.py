@@ -8,9 +8,9 @@ from django.core.management import call_command
 from django.db import connection
 from django_tenants.utils import schema_context
 
+from accounts.services import organization_create_with_owner
 from mailing.models import MailingList, Member, Sender
 from tenants.selectors import organization_get_by_slug
-from tenants.services import organization_create
 
 
 def seed(*args: str) -> str:
@@ -22,7 +22,7 @@ def seed(*args: str) -> str:
 def test_seed_demo_is_idempotent_and_leaves_exactly_n_seeded_members(committed_tenant):
     connection.set_schema_to_public()
     if organization_get_by_slug(slug="demo") is None:
-        organization_create(
+        organization_create_with_owner(
             slug="demo", name="Demo", owner_username="owner", owner_email="o@example.com", owner_password="x" * 20
         )
     demo = organization_get_by_slug(slug="demo")

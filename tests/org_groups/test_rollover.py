@@ -19,7 +19,7 @@ from org_groups.models import Group, Rollover
 from org_groups.services.rollover import rollover_apply, rollover_plan_make, rollover_plan_refresh, rollover_undo
 from tests.conftest import tenant_host
 from tests.factories import member_make
-from tests.factories.console import user_make
+from tests.factories.console import group_make, managed_list_make, user_make
 from tests.org_groups.support import guardian_make, history_make, list_state, members_add, school_make
 
 pytestmark = pytest.mark.usefixtures("tenant_db")
@@ -225,8 +225,6 @@ def test_a_change_after_the_plan_refuses_the_apply_and_changes_nothing():
 def test_class_letters_match_across_grades_and_a_class_without_counterpart_stays():
     school = school_make(grades=2, classes=0)
     grade1, grade2 = school.grades
-    from tests.factories.console import group_make, managed_list_make
-
     lists = {}
     for grade, names in ((grade1, ["1年A組", "1年B組", "1年C組"]), (grade2, ["2年B組", "2年A組"])):
         for name in names:

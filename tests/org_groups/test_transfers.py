@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from django.test import Client
 from django.urls import reverse
 from django.utils import timezone, translation
 
@@ -187,8 +188,6 @@ def test_members_of_other_lists_cannot_be_slipped_into_a_selection(lists):
 
 
 def _client(tenant, user):
-    from django.test import Client
-
     client = Client(HTTP_HOST=tenant_host(tenant), HTTP_ACCEPT_LANGUAGE="en")
     client.force_login(user)
     return client

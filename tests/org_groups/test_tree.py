@@ -9,6 +9,7 @@ from django.utils import translation
 
 from accounts import policy
 from audit.models import AuditEvent
+from mailing.selectors.lists import lists_managed_by
 from org_groups.errors import OrgGroupsUserError
 from org_groups.models import Group, GroupAdmin
 from org_groups.selectors import group_admin_list_ids, tree_for
@@ -38,18 +39,18 @@ def test_a_group_admin_manages_every_list_of_their_subtree_and_nothing_else():
     admin = group_admin_make(group=school.grades[1]).user  # 2年
     expected = {school.grade_lists[1].pk, *(each.pk for each in school.classes[1])}
     assert group_admin_list_ids(admin) == expected
-    assert set(policy.lists_managed(admin).values_list("pk", flat=True)) == expected
-    assert not policy.list_can_manage(admin, school.classes[0][0])
+    assert set(lists_managed_by(admin).values_list("pk", flat=True)) == expected
+    assert not policy.list_can_manage(admin, school.classes[0][0].pk)
     # Moving 1年1組 under 2年 puts its list into the admin's subtree; moving it back takes it out.
     class_group = Group.objects.get(mailing_list=school.classes[0][0])
     group_update(
         group=class_group, name=class_group.name, parent=school.grades[1], mailing_list_id=class_group.mailing_list_id
     )
-    assert policy.list_can_manage(admin, school.classes[0][0])
+    assert policy.list_can_manage(admin, school.classes[0][0].pk)
     group_update(
         group=class_group, name=class_group.name, parent=school.grades[0], mailing_list_id=class_group.mailing_list_id
     )
-    assert not policy.list_can_manage(admin, school.classes[0][0])
+    assert not policy.list_can_manage(admin, school.classes[0][0].pk)
 
 
 def test_an_admin_of_the_school_manages_all_of_it():

@@ -3,11 +3,17 @@ no-store on console responses, CSRF on htmx posts."""
 
 from __future__ import annotations
 
+import time
+
 import pytest
+from allauth.mfa.totp.internal.auth import TOTP, format_hotp_value, generate_totp_secret, hotp_value
+from django.contrib.auth import get_user_model
+from django.contrib.sessions.models import Session
 from django.core.cache import cache
 from django.test import Client
 from django.urls import reverse
 
+from mailing.services import members
 from tests.conftest import TEST_PASSWORD, tenant_host
 from tests.factories import member_make
 from tests.factories.console import managed_list_make, user_make
@@ -51,8 +57,6 @@ def test_sixth_wrong_password_for_an_account_is_refused_even_with_the_right_one(
 
 
 def test_logout_ends_the_session_on_the_server(client):
-    from django.contrib.sessions.models import Session
-
     user = user_make(is_owner=True)
     _login(client, user.username)
     session_key = client.cookies["sessionid"].value
@@ -116,7 +120,6 @@ def test_sign_up_is_closed_and_not_offered(client):
         reverse("account_signup"),
         {"username": "intruder", "email": "i@example.com", "password1": "x-Long-pass-1", "password2": "x-Long-pass-1"},
     )
-    from django.contrib.auth import get_user_model
 
     assert not get_user_model().objects.filter(username="intruder").exists()
     assert response.status_code in {200, 302}
@@ -131,10 +134,6 @@ def test_password_reset_sends_a_mail(client, mailoutbox):
 
 
 def test_login_with_totp_enabled_asks_for_the_code(client):
-    import time
-
-    from allauth.mfa.totp.internal.auth import TOTP, format_hotp_value, generate_totp_secret, hotp_value
-
     user = user_make(is_owner=True)
     secret = generate_totp_secret()
     TOTP.activate(user, secret)
@@ -148,8 +147,6 @@ def test_login_with_totp_enabled_asks_for_the_code(client):
 
 
 def test_owner_sees_and_filters_the_audit_log(tenant_db):
-    from mailing.services import members
-
     owner = user_make(is_owner=True)
     mailing_list = managed_list_make()
     members.member_add(mailing_list=mailing_list, address="audited@example.com", actor=owner)

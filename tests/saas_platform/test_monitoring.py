@@ -13,6 +13,7 @@ import threading
 from pathlib import Path
 
 from saas_platform.logging import JsonFormatter
+from saas_platform.monitoring import sentry_init
 from tests.mail_fixtures import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -56,8 +57,6 @@ def test_exception_in_a_django_process_is_reported_to_sentry():
 
 
 def test_no_sentry_without_dsn():
-    from saas_platform.monitoring import sentry_init
-
     assert sentry_init() is False
 
 

@@ -6,6 +6,7 @@ import threading
 
 import psycopg
 import pytest
+from django.db import connection
 
 from saas_platform.scheduler import ADVISORY_LOCK_KEY, scheduler_run
 
@@ -41,8 +42,6 @@ def test_active_scheduler_runs_jobs(probe_job):
 
 @pytest.mark.django_db
 def test_scheduler_stands_by_while_another_holds_the_lock(probe_job):
-    from django.db import connection
-
     params = {k: v for k, v in connection.get_connection_params().items() if k not in {"cursor_factory", "context"}}
     holder = psycopg.connect(**params, autocommit=True)
     try:

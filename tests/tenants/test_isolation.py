@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import pytest
+from django.contrib.auth import authenticate
 from django.db import connection
 from django_tenants.utils import schema_context
 
+from accounts.services import user_create
 from mailing.models import MailingList
+from tests.conftest import TEST_PASSWORD
 from tests.factories import mailing_list_make
 
 
@@ -34,11 +37,6 @@ def test_tenant_tables_do_not_exist_in_the_public_schema(tenant):
 
 @pytest.mark.django_db
 def test_users_of_one_organization_cannot_log_in_on_another(tenant, other_tenant):
-    from django.contrib.auth import authenticate
-
-    from accounts.services import user_create
-    from tests.conftest import TEST_PASSWORD
-
     with schema_context(tenant.schema_name):
         user_create(username="only-in-test", email="only@test.example.com", password=TEST_PASSWORD)
         assert authenticate(username="only-in-test", password=TEST_PASSWORD) is not None

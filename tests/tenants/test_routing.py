@@ -6,7 +6,7 @@ import pytest
 from django.conf import settings
 from django.test import Client
 
-from tests.conftest import tenant_host
+from tests.conftest import TEST_PASSWORD, tenant_host
 
 pytestmark = pytest.mark.django_db
 
@@ -38,8 +38,6 @@ def test_platform_domain_serves_public_pages_not_a_console():
 
 
 def test_owner_logs_in_on_own_host(tenant):
-    from tests.conftest import TEST_PASSWORD
-
     client = Client(HTTP_HOST=tenant_host(tenant))
     response = client.post("/accounts/login/", {"login": "owner", "password": TEST_PASSWORD}, follow=True)
     assert response.status_code == 200

@@ -9,7 +9,7 @@ from django.db import connection
 from django.utils import timezone
 
 from mailing.models import Broadcast, Delivery, InboundMessage
-from mailing.services.delivery import deliveries_retry_enqueue_due
+from mailing.services.delivery_sweeps import deliveries_retry_enqueue_due
 from mailing.services.inbound.sweep import inbound_sweep
 from tenants.models import Organization
 from tenants.services import SWEEP_HORIZON, SWEEP_SLACK, organization_sweep_extend, organizations_to_sweep

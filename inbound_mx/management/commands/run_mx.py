@@ -6,6 +6,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand
 
 from inbound_mx.server import mx_controller_make
+from tenants.jobs import actors_import
 
 
 class Command(BaseCommand):
@@ -16,6 +17,7 @@ class Command(BaseCommand):
         parser.add_argument("--host", default="127.0.0.1")
 
     def handle(self, *args, host: str, port: int, **options) -> None:
+        actors_import()  # now, not when the first message's processing job is sent (before its 250)
         controller = mx_controller_make(host=host, port=port)
         controller.start()
         tls = "with STARTTLS" if controller.SMTP_kwargs.get("tls_context") else "without TLS"

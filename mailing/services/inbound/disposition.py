@@ -11,6 +11,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from mailing.models import InboundMessage, ListAdmin
+from mailing.services.broadcasts import broadcast_create_for_mail
 from mailing.services.inbound.authentication import AuthenticationResult
 from mailing.services.inbound.parse import ParsedMessage, message_parse
 from mailing.services.notices import notice_language, notice_queue
@@ -28,8 +29,6 @@ def _finish(message: InboundMessage, state: str, reasons: list[dict]) -> None:
 
 
 def message_distribute(*, message: InboundMessage, author_address: str, rewrite_from: bool) -> None:
-    from mailing.services.broadcasts import broadcast_create_for_mail
-
     broadcast = broadcast_create_for_mail(
         inbound_message=message, author_address=author_address, rewrite_from=rewrite_from
     )

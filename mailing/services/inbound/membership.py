@@ -45,8 +45,6 @@ def _done(message: InboundMessage, reasons: list[dict]) -> None:
 
 
 def _welcome_queue(mailing_list: MailingList, address: str, answering: InboundMessage | None) -> None:
-    from django.db import connection
-
     domain = connection.tenant.get_primary_domain().domain
     url = link_url("mailing_leave", LEAVE_PURPOSE, {"l": mailing_list.id, "a": address})
     with translation.override(notice_language()):

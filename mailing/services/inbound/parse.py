@@ -15,6 +15,8 @@ import email.utils
 from dataclasses import dataclass, field
 from email.message import Message
 
+from mailing.rendering.headers import text_clean
+
 # Declared charset -> codecs to try, most capable first (WHATWG Encoding Standard maps shift_jis to
 # windows-31j too; cp50221 is not in Python, iso2022_jp_ext covers half-width kana).
 _CHARSET_SUPERSETS: dict[str, tuple[str, ...]] = {
@@ -32,6 +34,12 @@ _CHARSET_SUPERSETS: dict[str, tuple[str, ...]] = {
     "euc-kr": ("cp949",),
 }
 MAX_TEXT_CHARS = 1_000_000
+FIELD_MAX_CHARS = 998  # RFC 5322 §2.1.1: a header line's limit; a longer decoded value is cut there
+
+
+def _field_text(value: str) -> str:
+    """A header value as one line (mailing.rendering.headers.text_clean: CR/LF never reach a header)."""
+    return text_clean(value, max_length=FIELD_MAX_CHARS)
 
 
 @dataclass
@@ -133,24 +141,19 @@ def text_decode(payload: bytes, charset: str | None) -> tuple[str, bool]:
     return payload.decode("utf-8", errors="replace"), False
 
 
-def header_text(value: object) -> str:
-    """A header as one line of text: folded whitespace and any CR/LF collapsed (they never reach a header)."""
-    return " ".join(str(value or "").split())
-
-
 def header_decode(raw_value: str) -> str:
     """A header's text from its raw form, decoding RFC 2047 words with the same charset fallbacks as bodies."""
     try:
         pieces = email.header.decode_header(raw_value)
     except Exception:
-        return header_text(raw_value)
+        return _field_text(raw_value)
     text = []
     for piece, charset in pieces:
         if isinstance(piece, str):
             text.append(piece)
         else:
             text.append(text_decode(piece, charset or "us-ascii")[0])
-    return header_text("".join(text))
+    return _field_text("".join(text))
 
 
 def _raw_header(message: Message, name: str) -> str | None:
@@ -185,8 +188,8 @@ def _from_parse(parsed: ParsedMessage) -> None:
         parsed.defects.append(f"{len(pairs)} From addresses")
         return
     name, address = pairs[0]
-    parsed.from_name = header_text(name)
-    parsed.from_address = header_text(address).strip("<>")
+    parsed.from_name = _field_text(name)
+    parsed.from_address = _field_text(address).strip("<>")
 
 
 def message_parse(raw: bytes) -> ParsedMessage:
@@ -201,9 +204,9 @@ def message_parse(raw: bytes) -> ParsedMessage:
     _from_parse(parsed)
     raw_subject = _raw_header(message, "Subject")
     parsed.subject = (
-        header_decode(raw_subject) if raw_subject and "=?" in raw_subject else header_text(parsed.header("Subject"))
+        header_decode(raw_subject) if raw_subject and "=?" in raw_subject else _field_text(parsed.header("Subject"))
     )
-    parsed.message_id = header_text(parsed.header("Message-ID"))
+    parsed.message_id = _field_text(parsed.header("Message-ID"))
     try:
         parts = list(message.walk())
     except Exception as error:
@@ -219,7 +222,7 @@ def message_parse(raw: bytes) -> ParsedMessage:
             if disposition == "attachment" or filename or not content_type.startswith("text/"):
                 payload = part.get_payload(decode=True) or b""
                 parsed.attachments.append(
-                    Attachment(filename=header_text(filename or ""), content_type=content_type, size=len(payload))
+                    Attachment(filename=_field_text(filename or ""), content_type=content_type, size=len(payload))
                 )
             elif content_type == "text/plain" and not parsed.text:
                 parsed.text = _part_text(part, parsed.defects)

@@ -11,6 +11,7 @@ from django_tenants.utils import schema_context
 
 from mailing.models import InboundMessage
 from mailing.selectors.routes import Route
+from tenants.jobs import job_send
 from tenants.services import organization_sweep_extend
 
 logger = logging.getLogger(__name__)
@@ -27,9 +28,7 @@ class Envelope:
 
 def process_inbound_enqueue(schema_name: str, inbound_message_id: int) -> None:
     """Send the processing job. Call only after commit (transaction.on_commit)."""
-    from mailing.tasks.inbound import process_inbound
-
-    process_inbound.send(schema_name, inbound_message_id)
+    job_send("process_inbound", schema_name, inbound_message_id)
 
 
 @transaction.atomic

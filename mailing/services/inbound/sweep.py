@@ -6,6 +6,7 @@ import logging
 from datetime import timedelta
 
 from django.conf import settings
+from django.db import connection
 from django.db.models import Q
 from django.utils import timezone
 from django_tenants.utils import schema_context
@@ -29,8 +30,6 @@ def inbound_sweep_schema(*, now=None) -> list[int]:
         .order_by("id")
         .values_list("id", flat=True)[:1000]
     )
-    from django.db import connection
-
     for message_id in ids:
         process_inbound_enqueue(connection.schema_name, message_id)
     return ids

@@ -1,11 +1,12 @@
 from __future__ import annotations
 
 from django.conf import settings
-from django.core.management import call_command
+from django.core.management import call_command, get_commands
 from django.core.management.base import BaseCommand
 
+from accounts.services import organization_create_with_owner
 from tenants.selectors import organization_get_by_slug
-from tenants.services import organization_create, public_tenant_ensure, template_schema_ensure
+from tenants.services import public_tenant_ensure, template_schema_ensure
 
 DEMO_SLUG = "demo"
 DEMO_OWNER_USERNAME = "owner"
@@ -27,22 +28,16 @@ class Command(BaseCommand):
         if not demo:
             return
         if organization_get_by_slug(slug=DEMO_SLUG) is None:
-            organization_create(
+            organization_create_with_owner(
                 slug=DEMO_SLUG,
                 name="Demo School",
                 owner_username=DEMO_OWNER_USERNAME,
                 owner_email=DEMO_OWNER_EMAIL,
                 owner_password=DEMO_OWNER_PASSWORD,
             )
-        if "seed_demo" in _commands():
+        if "seed_demo" in get_commands():
             call_command("seed_demo")
         self.stdout.write(
             f"Demo organization: http://{DEMO_SLUG}.{settings.PLATFORM_DOMAIN}:{settings.WEB_PORT}/  "
             f"login {DEMO_OWNER_USERNAME} / {DEMO_OWNER_PASSWORD}"
         )
-
-
-def _commands() -> dict[str, str]:
-    from django.core.management import get_commands
-
-    return get_commands()

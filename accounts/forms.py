@@ -1,4 +1,4 @@
-"""The public sign-up form: labels and field checks only; rules live in tenants.signup."""
+"""The public sign-up form: labels and field checks only; rules live in accounts.signup."""
 
 from __future__ import annotations
 

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError
 
+from accounts.services import organization_create_with_owner
 from tenants.errors import TenantsUserError
-from tenants.services import organization_create
 
 
 class Command(BaseCommand):
@@ -18,7 +18,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options) -> None:
         try:
-            created = organization_create(
+            created = organization_create_with_owner(
                 slug=options["slug"],
                 name=options["name"],
                 owner_email=options["owner_email"],

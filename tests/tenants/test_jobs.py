@@ -1,13 +1,18 @@
-"""Jobs run in their own organization's schema and refuse the public one."""
+"""Jobs run in their own organization's schema and refuse the public one; services send them by name, after commit."""
 
 from __future__ import annotations
 
+import contextlib
+import smtplib
+
 import dramatiq
 import pytest
-from django.db import connection
+from django.db import connection, transaction
+from django_tenants.utils import schema_context
+from dramatiq.errors import ActorNotFound
 
 from mailing.models import MailingList
-from saas_platform.jobs import TenantJobError, tenant_context
+from tenants.jobs import TenantJobError, actors_import, job_send_on_commit, tenant_context
 from tests.factories import mailing_list_make
 
 seen: dict[str, list[str]] = {}
@@ -23,8 +28,6 @@ def probe_list_names(schema_name: str) -> None:
 def test_interleaved_jobs_of_two_organizations_each_see_their_own_schema(
     committed_tenant, other_tenant, dramatiq_worker, dramatiq_broker
 ):
-    from django_tenants.utils import schema_context
-
     mailing_list_make(local_part="only-in-a")
     with schema_context(other_tenant.schema_name):
         mailing_list_make(local_part="only-in-b")
@@ -47,11 +50,43 @@ def test_job_refuses_to_run_outside_an_organization(schema_name):
 
 
 def test_smtp_capture_relay_answers_chosen_replies(smtp_capture):
-    import smtplib
-
     smtp_capture.reply_to_recipient("temp@example.org", "451 4.3.0 try later")
     with smtplib.SMTP("127.0.0.1", smtp_capture.port) as client:
         refused = client.sendmail("a@example.org", ["ok@example.org", "temp@example.org"], b"Subject: x\r\n\r\nhi\r\n")
     assert refused == {"temp@example.org": (451, b"4.3.0 try later")}
     [mail] = smtp_capture.wait_for(1)
     assert mail.rcpt_tos == ["ok@example.org"]
+
+
+@dramatiq.actor(max_retries=0, time_limit=10_000, queue_name="test_probe_sent")
+def probe_sent(schema_name: str, number: int) -> None:
+    """Never run: the tests look at its queue."""
+
+
+def test_job_is_sent_after_the_commit_and_never_for_a_rollback(committed_tenant, dramatiq_broker):
+    queue = probe_sent.queue_name
+    dramatiq_broker.flush(queue)
+    with transaction.atomic():
+        job_send_on_commit("probe_sent", committed_tenant.schema_name, 1)
+        assert dramatiq_broker.do_qsize(queue) == 0  # a worker must not look for rows not committed yet
+    assert dramatiq_broker.do_qsize(queue) == 1
+    with contextlib.suppress(ZeroDivisionError), transaction.atomic():
+        job_send_on_commit("probe_sent", committed_tenant.schema_name, 2)
+        _ = 1 / 0
+    assert dramatiq_broker.do_qsize(queue) == 1
+    dramatiq_broker.flush(queue)
+
+
+def test_a_failed_send_after_commit_is_logged_when_a_sweeper_covers_it_and_raised_otherwise(
+    committed_tenant, dramatiq_broker, caplog
+):
+    job_send_on_commit("no_such_actor", committed_tenant.schema_name, 1, robust=True)
+    assert "enqueue after commit failed" in caplog.text
+    with pytest.raises(ActorNotFound):
+        job_send_on_commit("no_such_actor", committed_tenant.schema_name, 1)
+
+
+def test_every_apps_actors_are_found_by_name():
+    assert {"mailing.tasks.delivery", "mailing.tasks.inbound", "mailing.tasks.member_import"} <= set(actors_import())
+    for name in ("process_inbound", "send_notice", "delivery_batch_send", "broadcast_plan_rest", "member_import_run"):
+        assert dramatiq.get_broker().get_actor(name).actor_name == name

@@ -4,6 +4,7 @@ relay) before the organization exists."""
 from __future__ import annotations
 
 import re
+import secrets
 from datetime import timedelta
 from email import message_from_bytes
 from email import policy as email_policy
@@ -15,6 +16,7 @@ from django.test import Client
 from django.utils import timezone
 from django_tenants.utils import schema_context, schema_exists
 
+from accounts.signup import SIGNUPS_PER_HOUR
 from tenants.models import Organization, Signup
 from tests.factories import unique
 from tests.mail_fixtures import free_port
@@ -35,9 +37,14 @@ def relay(smtp_capture, settings):
     return smtp_capture
 
 
+def _client_address() -> str:
+    """A client address of this test alone: the sign-up rate limit counts per address (in Redis)."""
+    return f"10.{secrets.randbelow(250)}.{secrets.randbelow(250)}.{secrets.randbelow(250) + 1}"
+
+
 @pytest.fixture
 def public() -> Client:
-    return Client(HTTP_HOST="localhost", HTTP_ACCEPT_LANGUAGE="en")
+    return Client(HTTP_HOST="localhost", HTTP_ACCEPT_LANGUAGE="en", REMOTE_ADDR=_client_address())
 
 
 def _form(slug: str, **extra) -> dict:
@@ -133,3 +140,11 @@ def test_a_relay_that_is_down_gives_a_clear_page_and_the_mail_can_be_sent_again(
     link = _link(smtp_capture)
     public.post(f"{link}create/")
     assert Organization.objects.filter(slug=slug).exists()
+
+
+def test_one_network_may_start_only_so_many_sign_ups_an_hour(relay, public):
+    for _ in range(SIGNUPS_PER_HOUR):
+        public.post("/signup/", _form(unique("many")))
+    page = public.post("/signup/", _form(unique("many"))).content.decode()
+    assert "Too many sign-ups from your network" in page
+    assert len(relay.messages) == SIGNUPS_PER_HOUR

@@ -1,5 +1,8 @@
 """Sign-up on the public site: an organization is created once its owner confirms their address.
 
+The Signup rows live in the public schema (tenants); the organization and its owner are made by
+`accounts.services.organization_create_with_owner`.
+
 1. `signup_start` checks the form (name, id/slug, owner's user name, address, password), hashes the
    password (the slow part, paid here rather than at creation) and keeps a Signup with the digest of
    a fresh token. The caller mails the link (`signup_mail_send`, Django's e-mail API).
@@ -27,9 +30,17 @@ from django.template.loader import render_to_string
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
+from accounts.services import organization_create_with_owner
 from tenants.errors import TenantsUserError
-from tenants.models import Organization, Signup
-from tenants.services import OrganizationCreated, organization_create, organization_slug_check
+from tenants.models import Signup
+from tenants.selectors import organization_get_by_slug, signup_pending_by_digest
+from tenants.services import (
+    OrganizationCreated,
+    organization_slug_check,
+    signup_confirmed_mark,
+    signup_record,
+    signup_token_set,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -64,7 +75,7 @@ def signup_start(
     try:
         slug = organization_slug_check(slug)
     except TenantsUserError as error:
-        if Organization.objects.filter(slug=slug.strip().lower()).exists():
+        if organization_get_by_slug(slug=slug.strip().lower()) is not None:
             raise TenantsUserError(_("The id %(slug)s is taken; choose another.") % {"slug": slug}) from error
         raise TenantsUserError(
             _("The id may use 3-40 lower-case letters, digits and hyphens, starting with a letter.")
@@ -82,7 +93,7 @@ def signup_start(
     except ValidationError as error:
         raise TenantsUserError(" ".join(error.messages)) from error
     token = secrets.token_urlsafe(32)
-    signup = Signup.objects.create(
+    signup = signup_record(
         organization_name=organization_name,
         slug=slug,
         email=email,
@@ -101,7 +112,7 @@ def signup_mail_send(*, signup: Signup, link: str) -> bool:
     the sign-up is kept."""
     with translation.override(signup.language):
         subject = _("Confirm your address to create %(name)s") % {"name": signup.organization_name}
-        body = render_to_string("tenants/signup_mail.txt", {"signup": signup, "link": link})
+        body = render_to_string("accounts/signup_mail.txt", {"signup": signup, "link": link})
     try:
         send_mail(subject, body, None, [signup.email])
     except (OSError, smtplib.SMTPException):
@@ -114,8 +125,7 @@ def signup_mail_send(*, signup: Signup, link: str) -> bool:
 def signup_token_renew(*, signup: Signup) -> str:
     """A new link for a sign-up (the old one stops working): for "send the mail again"."""
     token = secrets.token_urlsafe(32)
-    signup.token_digest = _digest(token)
-    signup.save(update_fields=["token_digest"])
+    signup_token_set(signup=signup, token_digest=_digest(token))
     return token
 
 
@@ -130,15 +140,15 @@ def signup_for_token(*, token: str) -> Signup | None:
 
 @transaction.atomic
 def signup_confirm(*, token: str) -> OrganizationCreated:
-    """The owner pressed the button in their verification page: create the organization."""
-    signup = signup_for_token(token=token)
+    """The owner pressed the button in their verification page: create the organization and their login
+    (their address is verified: the link came to it)."""
+    signup = None
+    if token and len(token) <= 100:
+        signup = signup_pending_by_digest(token_digest=_digest(token), since=timezone.now() - SIGNUP_MAX_AGE, lock=True)
     if signup is None:
         raise TenantsUserError(_("This link is not valid any more. Sign up again."))
-    signup = Signup.objects.select_for_update().get(pk=signup.pk)
-    if signup.confirmed_at is not None:
-        raise TenantsUserError(_("This link is not valid any more. Sign up again."))
     try:
-        created = organization_create(
+        created = organization_create_with_owner(
             slug=signup.slug,
             name=signup.organization_name,
             owner_email=signup.email,
@@ -150,8 +160,5 @@ def signup_confirm(*, token: str) -> OrganizationCreated:
         raise TenantsUserError(
             _("The id %(slug)s was taken meanwhile. Sign up again with another id.") % {"slug": signup.slug}
         ) from error
-    signup.confirmed_at = timezone.now()
-    signup.organization = created.organization
-    signup.password_hash = ""  # kept in the owner's account now, not here
-    signup.save(update_fields=["confirmed_at", "organization", "password_hash"])
+    signup_confirmed_mark(signup_id=signup.pk, organization=created.organization)
     return created

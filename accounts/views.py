@@ -1,4 +1,4 @@
-"""Public site pages (the platform's own host): sign-up with e-mail verification."""
+"""Public site pages of accounts (the platform's own host): sign-up with e-mail verification."""
 
 from __future__ import annotations
 
@@ -7,12 +7,11 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import get_language
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
-from tenants.errors import TenantsUserError
-from tenants.forms import SignupForm
-from tenants.models import Signup
-from tenants.signup import (
+from accounts.forms import SignupForm
+from accounts.signup import (
     signup_confirm,
     signup_for_token,
     signup_mail_send,
@@ -20,6 +19,8 @@ from tenants.signup import (
     signup_start,
     signup_token_renew,
 )
+from tenants.errors import TenantsUserError
+from tenants.selectors import signup_pending_get
 
 SESSION_KEY = "signup_id"
 
@@ -35,7 +36,7 @@ def signup(request: HttpRequest) -> HttpResponse:
         data = form.cleaned_data
         try:
             if not signup_rate_allow(client=request.META.get("REMOTE_ADDR", "")):
-                raise TenantsUserError("Too many sign-ups from your network; try again in an hour.")
+                raise TenantsUserError(_("Too many sign-ups from your network; try again in an hour."))
             pending, token = signup_start(
                 organization_name=data["organization_name"],
                 slug=data["slug"],
@@ -50,26 +51,26 @@ def signup(request: HttpRequest) -> HttpResponse:
             request.session[SESSION_KEY] = pending.pk
             sent = signup_mail_send(signup=pending, link=_link(request, token))
             return redirect(f"{reverse('signup_sent')}{'' if sent else '?failed=1'}")
-    return render(request, "tenants/signup.html", {"form": form})
+    return render(request, "accounts/signup.html", {"form": form})
 
 
 @require_http_methods(["GET", "POST"])
 def signup_sent(request: HttpRequest) -> HttpResponse:
     """ "Check your mail"; its button sends the mail again (a new link) when it did not arrive."""
-    pending = Signup.objects.filter(pk=request.session.get(SESSION_KEY), confirmed_at__isnull=True).first()
+    pending = signup_pending_get(signup_id=request.session.get(SESSION_KEY))
     failed = request.GET.get("failed") == "1"
     if request.method == "POST" and pending is not None:
         failed = not signup_mail_send(signup=pending, link=_link(request, signup_token_renew(signup=pending)))
         return redirect(f"{reverse('signup_sent')}{'?failed=1' if failed else '?again=1'}")
     return render(
-        request, "tenants/signup_sent.html", {"pending": pending, "failed": failed, "again": "again" in request.GET}
+        request, "accounts/signup_sent.html", {"pending": pending, "failed": failed, "again": "again" in request.GET}
     )
 
 
 def signup_confirm_page(request: HttpRequest, token: str) -> HttpResponse:
     """The page the verification mail links to. A GET changes nothing (mail scanners open links)."""
     pending = signup_for_token(token=token)
-    return render(request, "tenants/signup_confirm.html", {"pending": pending, "token": token})
+    return render(request, "accounts/signup_confirm.html", {"pending": pending, "token": token})
 
 
 @require_POST
@@ -77,10 +78,10 @@ def signup_confirm_post(request: HttpRequest, token: str) -> HttpResponse:
     try:
         created = signup_confirm(token=token)
     except TenantsUserError as error:
-        return render(request, "tenants/signup_confirm.html", {"pending": None, "error": str(error)}, status=400)
+        return render(request, "accounts/signup_confirm.html", {"pending": None, "error": str(error)}, status=400)
     request.session.pop(SESSION_KEY, None)
     port = request.get_port()
     default_port = "443" if request.is_secure() else "80"
     host = created.domain.domain + (f":{port}" if port != default_port else "")
     login = f"{request.scheme}://{host}{reverse('account_login', urlconf=settings.ROOT_URLCONF)}"
-    return render(request, "tenants/signup_done.html", {"organization": created.organization, "login_url": login})
+    return render(request, "accounts/signup_done.html", {"organization": created.organization, "login_url": login})
