@@ -327,6 +327,9 @@ def _dashboard(args: argparse.Namespace, created) -> None:
                 timings.append(time.perf_counter() - began)
             assert response.status_code == 200
             queries, size = len(captured), len(response.content)
+        if os.environ.get("BENCH_SQL"):
+            for query in captured.captured_queries:
+                print(f"    {float(query['time']) * 1000:7.1f} ms  {query['sql'][:160]}")
         return _report(label, timings, f"{queries} queries, {size:,} bytes")
 
     owner_time = measure(f"owner: every group and list ({len(lists)} lists)", owner)

@@ -14,5 +14,4 @@ def console_roles(request: HttpRequest) -> dict:
         return {}
     return {
         "console_can_transfer": lambda: policy.transfer_can_use(user),
-        "console_is_owner": lambda: policy.is_owner(user),
     }

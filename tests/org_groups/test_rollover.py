@@ -12,8 +12,10 @@ from django.urls import reverse
 from django.utils import translation
 
 from audit.models import AuditEvent
+from mailing.errors import MailingUserError
 from mailing.models import Delivery, MailingList, Member
 from mailing.selectors.routes import route_resolve
+from mailing.services.members import member_add, member_remove
 from org_groups.errors import OrgGroupsUserError, PlanOutdatedError
 from org_groups.models import Group, Rollover
 from org_groups.services.rollover import rollover_apply, rollover_plan_make, rollover_plan_refresh, rollover_undo
@@ -74,6 +76,12 @@ def test_rule_moves_every_class_up_and_keeps_the_leaving_grade_in_an_archive(ten
     assert route_resolve(f"{archive_lists[0].local_part}@{tenant_host(tenant)}") is None
     assert route_resolve(f"{leaving[0].local_part}@{tenant_host(tenant)}") is not None
     assert archive_lists[0].local_part == f"{leaving[0].local_part}-2026"
+    # Read-only: the console's member services refuse changes to an archive list.
+    with pytest.raises(MailingUserError, match="archived"):
+        member_add(mailing_list=archive_lists[0], address="new@example.jp")
+    graduate = Member.objects.filter(mailing_list=archive_lists[0]).first()
+    with pytest.raises(MailingUserError, match="archived"):
+        member_remove(member=graduate, actor=user_make())
 
 
 def test_a_2000_member_school_rolls_over_atomically_and_is_undone_completely():
