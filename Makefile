@@ -7,7 +7,7 @@ EMBEDDED := $(PY) -m saas_platform.embedded --
 export WEB_PORT ?= 8000
 export MX_PORT ?= 2525
 
-.PHONY: run test test-fast lint format bench-orgs bench-fanout bench-members bench-groups install clean-var
+.PHONY: run test test-fast lint format bench-orgs bench-fanout bench-members bench-links bench-groups install clean-var
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -52,6 +52,11 @@ bench-fanout: $(STAMP)
 	  apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y postfix && \
 	  { postfix status >/dev/null 2>&1 && postfix stop || true; }; }
 	PLATFORM_TESTING=1 $(EMBEDDED) $(PY) bench/fanout.py $(BENCH_ARGS)
+
+# wrk (Debian package) against gunicorn on loopback: the read-confirmation and survey links and their POSTs.
+bench-links: $(STAMP)
+	@command -v wrk >/dev/null || { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y wrk; }
+	PLATFORM_TESTING=1 $(EMBEDDED) $(PY) bench/links.py $(BENCH_ARGS)
 
 clean-var:
 	rm -rf var

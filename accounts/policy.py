@@ -67,6 +67,13 @@ def require(allowed: bool) -> None:
         raise PermissionDenied
 
 
+def broadcast_can_view(user: User, list_ids: frozenset[int]) -> bool:
+    """A broadcast (its recipients, results, content) is the business of whoever manages every list
+    it went to: a broadcast to two lists shows the recipients of both (F8)."""
+    scope = list_scope(user)
+    return scope.every_list or (bool(list_ids) and list_ids <= scope.list_ids)
+
+
 # --- Groups (org_groups, F6): the tree, moving/copying members, the rollover, the directory
 
 

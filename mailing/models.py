@@ -206,6 +206,7 @@ class Broadcast(models.Model):
         WEB = "web", "web"
 
     class State(models.TextChoices):
+        DRAFT = "draft", "draft"  # a web broadcast being composed (previewed, not sent or scheduled yet)
         SCHEDULED = "scheduled", "scheduled"
         SENDING = "sending", "sending"
         SENT = "sent", "sent"
@@ -342,3 +343,16 @@ class MemberImport(models.Model):
     failure = models.TextField(blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
     applied_at = models.DateTimeField(null=True, blank=True)
+
+
+# Web broadcasts' content, options, links and surveys (F7-F11) live in a module of their own.
+from mailing.web_broadcast_models import (  # noqa: E402, F401
+    BroadcastAttachment,
+    LinkVisit,
+    ReadConfirmation,
+    Survey,
+    SurveyAnswer,
+    SurveyChoice,
+    SurveyQuestion,
+    WebBroadcast,
+)

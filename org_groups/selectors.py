@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from mailing.selectors.lists import broadcasts_recent, list_member_counts, lists_all, lists_last_broadcast
+from mailing.selectors.lists import list_member_counts, lists_all, lists_last_broadcast
 from org_groups.models import Group, GroupAdmin, MemberTransfer, Rollover
 
 
@@ -195,10 +195,6 @@ def tree_for(
         if pk not in grouped
     ]
     return nodes, loose
-
-
-def dashboard_recent_broadcasts(*, list_ids: Iterable[int] | None = None, limit: int = 10) -> list:
-    return broadcasts_recent(list_ids=list_ids, limit=limit)
 
 
 # --- Transfers and rollovers

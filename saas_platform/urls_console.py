@@ -3,7 +3,7 @@
 
 from django.urls import path
 
-from mailing.views import admins, lists, members, people, senders
+from mailing.views import admins, broadcast_results, broadcasts, lists, members, people, senders
 from org_groups.views import groups, rollover, transfers
 from saas_platform import views
 
@@ -42,6 +42,24 @@ urlpatterns = [
     path("lists/<int:list_id>/admins/", admins.admin_list, name="admin_list"),
     path("lists/<int:list_id>/admins/<int:admin_id>/edit/", admins.admin_edit, name="admin_edit"),
     path("lists/<int:list_id>/admins/<int:admin_id>/delete/", admins.admin_delete, name="admin_delete"),
+    # Broadcasts: compose, preview, send or schedule, history, results (F7-F11)
+    path("broadcasts/", broadcasts.broadcast_history, name="broadcast_history"),
+    path("broadcasts/new/", broadcasts.broadcast_compose, name="broadcast_compose"),
+    path("broadcasts/scheduled/", broadcasts.broadcast_scheduled_list, name="broadcast_scheduled_list"),
+    path("broadcasts/<int:broadcast_id>/", broadcasts.broadcast_detail, name="broadcast_detail"),
+    path("broadcasts/<int:broadcast_id>/edit/", broadcasts.broadcast_edit, name="broadcast_edit"),
+    path("broadcasts/<int:broadcast_id>/preview/", broadcasts.broadcast_preview, name="broadcast_preview"),
+    path("broadcasts/<int:broadcast_id>/send/", broadcasts.broadcast_send, name="broadcast_send"),
+    path("broadcasts/<int:broadcast_id>/schedule/", broadcasts.broadcast_schedule, name="broadcast_schedule"),
+    path("broadcasts/<int:broadcast_id>/cancel/", broadcasts.broadcast_cancel, name="broadcast_cancel"),
+    path("broadcasts/<int:broadcast_id>/progress/", broadcasts.broadcast_progress_partial, name="broadcast_progress"),
+    path("broadcasts/<int:broadcast_id>/reads/", broadcast_results.broadcast_reads, name="broadcast_reads"),
+    path("broadcasts/<int:broadcast_id>/reads.csv", broadcast_results.broadcast_reads_csv, name="broadcast_reads_csv"),
+    path("broadcasts/<int:broadcast_id>/survey/", broadcast_results.broadcast_survey, name="broadcast_survey"),
+    path(
+        "broadcasts/<int:broadcast_id>/survey.csv", broadcast_results.broadcast_survey_csv, name="broadcast_survey_csv"
+    ),
+    path("broadcasts/<int:broadcast_id>/follow-up/", broadcast_results.broadcast_follow_up, name="broadcast_follow_up"),
     # Groups (F6): the tree (owners), moving/copying members (group admins), the yearly rollover (owners).
     path("groups/", groups.group_tree, name="group_tree"),
     path("groups/new/", groups.group_create, name="group_create"),

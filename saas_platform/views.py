@@ -23,8 +23,14 @@ from accounts import policy
 from accounts.services import profile_language_set
 from audit.selectors import audit_actions, audit_events_filter
 from mailing.catcher import caught_mail_list
+from mailing.models import Broadcast
+from mailing.selectors.broadcast_results import broadcast_rates
+from mailing.selectors.broadcasts import broadcasts_visible_to
 from mailing.selectors.lists import list_names
-from org_groups.selectors import dashboard_recent_broadcasts, group_admin_group_ids, tree_for
+from org_groups.selectors import group_admin_group_ids, tree_for
+
+# Broadcasts listed on the dashboard, with their read and answer rates.
+RECENT_BROADCASTS = 10
 
 
 def health(request: HttpRequest) -> JsonResponse:
@@ -44,10 +50,17 @@ def console_home(request: HttpRequest) -> HttpResponse:
     scope = policy.list_scope(request.user)
     if scope.every_list:
         nodes, loose = tree_for()
-        recent = dashboard_recent_broadcasts()
     else:
         nodes, loose = tree_for(list_ids=scope.list_ids, group_ids=group_admin_group_ids(request.user))
-        recent = dashboard_recent_broadcasts(list_ids=scope.list_ids)
+    recent = list(
+        broadcasts_visible_to(request.user)
+        .filter(state__in=[Broadcast.State.SENDING, Broadcast.State.SENT])
+        .select_related("mailing_list")
+        .order_by("-created_at", "-id")[:RECENT_BROADCASTS]
+    )
+    rates = broadcast_rates(broadcast_ids=[broadcast.pk for broadcast in recent])
+    for broadcast in recent:
+        broadcast.rates = rates[broadcast.pk]
     member_total = sum(node.member_total for node in nodes) + sum(node.member_total for node in loose)
     list_total = sum(1 for node in nodes if node.mailing_list) + len(loose)
     return render(

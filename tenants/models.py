@@ -69,3 +69,22 @@ class Signup(models.Model):
 
     class Meta:
         indexes = [models.Index(fields=["slug"], name="signup_slug")]
+
+
+class ScheduledBroadcast(models.Model):
+    """The public index of scheduled broadcasts (F11): one row per broadcast waiting for its time.
+
+    The broadcast itself lives in its organization's schema; this row, written in the same transaction
+    (the tenant schema's search path includes public), lets the scheduler's tick find what is due with
+    one indexed query instead of visiting every schema each second (mailing.services.broadcast_schedule).
+    """
+
+    schema_name = models.CharField(max_length=63)
+    broadcast_id = models.BigIntegerField()
+    due_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["schema_name", "broadcast_id"], name="scheduled_broadcast_unique"),
+        ]
+        indexes = [models.Index(fields=["due_at"], name="scheduled_broadcast_due")]

@@ -64,10 +64,3 @@ def lists_last_broadcast(*, list_ids: Iterable[int] | None = None) -> dict[int, 
         broadcasts = broadcasts.filter(mailing_list_id__in=list(list_ids))
     rows = broadcasts.values("mailing_list_id").annotate(last=Max("created_at"))
     return {row["mailing_list_id"]: row["last"] for row in rows}
-
-
-def broadcasts_recent(*, list_ids: Iterable[int] | None = None, limit: int = 10) -> list[Broadcast]:
-    broadcasts = Broadcast.objects.select_related("mailing_list").order_by("-created_at", "-id")
-    if list_ids is not None:
-        broadcasts = broadcasts.filter(mailing_list_id__in=list(list_ids))
-    return list(broadcasts[:limit])

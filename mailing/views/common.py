@@ -7,7 +7,8 @@ from django.http import Http404, HttpRequest
 from accounts import policy
 from accounts.selectors import User
 from mailing.addresses import join_address, leave_address, list_address
-from mailing.models import MailingList
+from mailing.models import Broadcast, MailingList
+from mailing.selectors.broadcasts import broadcast_list_ids
 
 
 def organization_domain() -> str:
@@ -36,3 +37,13 @@ def list_context(request: HttpRequest, mailing_list: MailingList, **extra) -> di
         "can_delete_list": policy.list_can_delete(request.user, mailing_list.pk),
         **extra,
     }
+
+
+def broadcast_for_user(user: User, broadcast_id: int) -> Broadcast:
+    """The broadcast, if it exists here (else 404) and the user manages every list it went to (else 403)."""
+    broadcast = Broadcast.objects.select_related("mailing_list").filter(pk=broadcast_id).first()
+    if broadcast is None:
+        raise Http404
+    if not policy.broadcast_can_view(user, broadcast_list_ids(broadcast.pk)):
+        raise PermissionDenied
+    return broadcast

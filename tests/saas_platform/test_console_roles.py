@@ -22,12 +22,23 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, reverse
 from django_tenants.utils import schema_context
 
-from mailing.models import ListAdmin, MailingList, Member, MemberImport, Person, PersonAddress, Sender
+from mailing.models import (
+    Broadcast,
+    ListAdmin,
+    MailingList,
+    Member,
+    MemberImport,
+    Person,
+    PersonAddress,
+    Sender,
+    WebBroadcast,
+)
 from org_groups.models import Group, GroupAdmin, MemberTransfer, Rollover
 from saas_platform import urls_console
 from tests.conftest import tenant_host
 from tests.factories import member_make, sender_make, unique
 from tests.factories.console import group_admin_make, group_make, managed_list_make, user_make
+from tests.factories.web_broadcasts import ATTENDANCE, web_broadcast_draft_make
 
 OWNER_ONLY = {
     "audit",
@@ -52,7 +63,9 @@ OWNER_ONLY = {
     "person_address_delete",
 }
 # Pages any logged-in person of the organization may open (they show only what the role allows).
-ROLE_FREE = {"home", "language_set"}
+ROLE_FREE = {"home", "language_set", "broadcast_history", "broadcast_compose", "broadcast_scheduled_list"}
+# URL parameters that scope a page to a list: a broadcast belongs to its lists (accounts.policy).
+SCOPING = {"list_id", "broadcast_id"}
 # Moving and copying members: owners and group admins (for the transfer pages: its author).
 GROUP_ADMIN_PAGES = {"transfer_home", "transfer_select", "transfer_detail", "transfer_apply", "transfer_undo"}
 
@@ -71,7 +84,7 @@ def test_every_console_url_is_classified():
     assert len(names) == len(set(names))
     for name in names:
         pattern = next(p for p in urls_console.urlpatterns if p.name == name)
-        scoped = "list_id" in pattern.pattern.converters
+        scoped = bool(SCOPING & set(pattern.pattern.converters))
         classified = OWNER_ONLY | ROLE_FREE | GROUP_ADMIN_PAGES
         assert scoped or name in classified, f"{name}: a console URL without a list must be classified"
 
@@ -93,6 +106,7 @@ def world(tenant_db, other_tenant, settings):
     transfer = MemberTransfer.objects.create(
         kind="move", actor=group_admin.user, source_list=list_a, target_list=list_a2, member_ids=[member.pk]
     )
+    broadcast = web_broadcast_draft_make([list_a], read_confirmation=True, questions=[ATTENDANCE])
     person = Person.objects.create(name="山田 花子")
     address = PersonAddress.objects.create(person=person, address="h@example.jp", address_normalized="h@example.jp")
     objects_a = {
@@ -107,9 +121,11 @@ def world(tenant_db, other_tenant, settings):
         "rollover_id": Rollover.objects.create(root_group=group_admin.group, mode="rule", leaving="archive").pk,
         "person_id": person.pk,
         "address_id": address.pk,
+        "broadcast_id": broadcast.pk,
     }
     list_b = managed_list_make()
     group_make(mailing_list=list_b)  # in a group of its own, outside the group admin's subtree
+    broadcast_b = web_broadcast_draft_make([list_b], read_confirmation=True, questions=[ATTENDANCE])
     users = {
         "owner": user_make(is_owner=True),
         "group_admin_a": group_admin.user,
@@ -143,6 +159,10 @@ def world(tenant_db, other_tenant, settings):
             "address_id": PersonAddress.objects.create(
                 pk=big, person=other_person, address="p@example.com", address_normalized="p@example.com"
             ).pk,
+            "broadcast_id": WebBroadcast.objects.create(
+                broadcast=Broadcast.objects.create(pk=big, mailing_list=other_list, channel="web", subject="x"),
+                read_confirmation=True,
+            ).pk,
         }
     connection.set_tenant(tenant_db)
     return {
@@ -151,6 +171,7 @@ def world(tenant_db, other_tenant, settings):
         "other_ids": other_ids,
         "tenant": tenant_db,
         "list_b": list_b,
+        "broadcast_b": broadcast_b,
         "list_a2": list_a2,
     }
 
@@ -218,7 +239,7 @@ def _converters(name: str) -> dict:
 
 
 ID_SCOPED = [n for n in console_url_names() if _converters(n)]
-LIST_SCOPED = [n for n in console_url_names() if "list_id" in _converters(n)]
+LIST_SCOPED = [n for n in console_url_names() if SCOPING & set(_converters(n))]
 
 
 @pytest.mark.parametrize("name", ID_SCOPED)
@@ -240,9 +261,10 @@ def test_a_session_is_worthless_on_another_organizations_host(world, other_tenan
 
 @pytest.mark.parametrize("name", LIST_SCOPED)
 def test_a_group_admin_cannot_reach_a_list_outside_their_subtree(world, name):
-    """List B sits in a group outside the group admin's subtree: every URL of it is 403, GET and POST."""
+    """List B sits in a group outside the group admin's subtree: every URL of it (and of its broadcast)
+    is 403, GET and POST."""
     list_b = world["list_b"]
-    objects_b = dict(world["objects_a"], list_id=list_b.pk)
+    objects_b = dict(world["objects_a"], list_id=list_b.pk, broadcast_id=world["broadcast_b"].pk)
     url = reverse(f"console:{name}", kwargs=_kwargs_for(name, objects_b))
     client = _client(world["tenant"], world["users"]["group_admin_a"])
     before = _counts()
