@@ -7,7 +7,7 @@ EMBEDDED := $(PY) -m saas_platform.embedded --
 export WEB_PORT ?= 8000
 export MX_PORT ?= 2525
 
-.PHONY: run test test-fast lint format bench-orgs bench-fanout bench-members bench-links install clean-var
+.PHONY: run test test-fast lint format bench-orgs bench-fanout bench-members bench-links bench-groups install clean-var
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -42,6 +42,10 @@ bench-orgs: $(STAMP)
 # Postfix's smtp-sink/smtp-source (Debian package postfix) as the relay; no postfix daemon is left running.
 bench-members: $(STAMP)
 	PLATFORM_TESTING=1 $(EMBEDDED) $(PY) bench/members_page.py $(BENCH_ARGS)
+
+# Moving 1,000 members, the owner's dashboard at 200 lists / 50,000 members, a 2,000-member rollover.
+bench-groups: $(STAMP)
+	PLATFORM_TESTING=1 $(EMBEDDED) $(PY) bench/groups.py $(BENCH_ARGS)
 
 bench-fanout: $(STAMP)
 	@command -v smtp-sink >/dev/null || test -x /usr/sbin/smtp-sink || { \

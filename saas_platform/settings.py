@@ -109,6 +109,7 @@ TEMPLATES = [
                 "django.template.context_processors.i18n",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "saas_platform.context_processors.console_roles",
             ],
         },
     },
@@ -170,6 +171,9 @@ CONSOLE_LIST_ADMIN_SOURCES = [
     "mailing.selectors.lists.list_ids_administered_by",
     "org_groups.selectors.list_ids_administered_by",
 ]
+# `(user) -> sets of list ids` administered together: a group admin's subtree (moving members stays
+# inside one set).
+CONSOLE_LIST_SET_SOURCES = ["org_groups.selectors.list_id_sets_administered_by"]
 LOGIN_URL = "account_login"
 LOGIN_REDIRECT_URL = "/"
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
