@@ -1,12 +1,12 @@
-"""Links that mail carries to people (moderation, join confirmation, leave): tenant URLs under /m/."""
+"""Links that mail carries to people (moderation, join confirmation, leave, unsubscribe): tenant URLs under /m/."""
 
 from django.urls import path
 
-from mailing import link_views, views
+from mailing.views import links
 
 urlpatterns = [
-    path("moderate/<str:token>/", link_views.moderate, name="mailing_moderate"),
-    path("join/<str:token>/", link_views.join, name="mailing_join"),
-    path("leave/<str:token>/", link_views.leave, name="mailing_leave"),
-    path("unsubscribe/<str:token>/", views.unsubscribe, name="mailing_unsubscribe"),
+    path("moderate/<str:token>/", links.moderate, name="mailing_moderate"),
+    path("join/<str:token>/", links.join, name="mailing_join"),
+    path("leave/<str:token>/", links.leave, name="mailing_leave"),
+    path("unsubscribe/<str:token>/", links.unsubscribe, name="mailing_unsubscribe"),
 ]

@@ -24,6 +24,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from mailing.models import Broadcast, Delivery, InboundMessage, Member
+from mailing.rendering.headers import text_clean
 from mailing.selectors.deliveries import batch_has_queued
 from tenants.jobs import job_send, job_send_on_commit
 from tenants.services import organization_sweep_extend
@@ -51,7 +52,7 @@ def subject_of(raw: bytes) -> str:
     try:
         head = raw.split(b"\r\n\r\n", 1)[0].split(b"\n\n", 1)[0]
         value = BytesHeaderParser(policy=policy.default).parsebytes(head + b"\r\n\r\n").get("subject", "")
-        return " ".join(str(value or "").split())[:998]
+        return text_clean(str(value or ""), max_length=998)
     except Exception:  # a malformed header must not stop distribution
         logger.warning("unreadable subject", exc_info=True)
         return ""

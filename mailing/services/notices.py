@@ -17,7 +17,7 @@ import smtplib
 from email.message import EmailMessage
 
 from django.db import connection, transaction
-from django.utils import timezone, translation
+from django.utils import timezone
 
 from mailing.addresses import list_address
 from mailing.models import InboundMessage, MailingList, Notice
@@ -140,13 +140,3 @@ def notice_send(*, notice_id: int) -> None:
             except Exception:
                 logger.debug("relay quit failed", exc_info=True)
         notice.save(update_fields=["state", "attempts", "last_response", "sent_at"])
-
-
-def with_language(function):
-    """Run a notice builder in the organization's language (Japanese organizations get Japanese mail)."""
-
-    def wrapper(*args, **kwargs):
-        with translation.override(notice_language()):
-            return function(*args, **kwargs)
-
-    return wrapper

@@ -13,7 +13,7 @@ from mailing.errors import MailingUserError
 from mailing.forms import AdminAddForm, AdminEditForm
 from mailing.models import ListAdmin
 from mailing.services import admins as admin_services
-from mailing.views.common import list_context, list_for_user
+from mailing.views.common import form_saved, list_context, list_for_user
 
 
 def _invitation_send(request: HttpRequest, email: str) -> None:
@@ -28,25 +28,22 @@ def _invitation_send(request: HttpRequest, email: str) -> None:
 def admin_list(request: HttpRequest, list_id: int) -> HttpResponse:
     mailing_list = list_for_user(request.user, list_id)
     form = AdminAddForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        try:
-            admin, invited = admin_services.list_admin_add(
-                mailing_list=mailing_list, actor=request.user, **form.cleaned_data
+    added = form_saved(
+        request, form, lambda data: admin_services.list_admin_add(mailing_list=mailing_list, actor=request.user, **data)
+    )
+    if added is not None:
+        admin, invited = added
+        if invited:
+            email = admin.user.email
+            transaction.on_commit(lambda: _invitation_send(request, email))
+            messages.success(
+                request,
+                _("%(user)s was invited: a mail to set a password went to %(email)s.")
+                % {"user": admin.user.get_username(), "email": email},
             )
-        except MailingUserError as error:
-            form.add_error(None, str(error))
         else:
-            if invited:
-                email = admin.user.email
-                transaction.on_commit(lambda: _invitation_send(request, email))
-                messages.success(
-                    request,
-                    _("%(user)s was invited: a mail to set a password went to %(email)s.")
-                    % {"user": admin.user.get_username(), "email": email},
-                )
-            else:
-                messages.success(request, _("%(user)s is now an admin.") % {"user": admin.user.get_username()})
-            return redirect("console:admin_list", list_id=mailing_list.pk)
+            messages.success(request, _("%(user)s is now an admin.") % {"user": admin.user.get_username()})
+        return redirect("console:admin_list", list_id=mailing_list.pk)
     admins = mailing_list.admins.select_related("user").order_by("user__username")
     return render(
         request, "mailing/admins.html", list_context(request, mailing_list, form=form, admins=admins, tab="admins")
@@ -59,14 +56,12 @@ def admin_edit(request: HttpRequest, list_id: int, admin_id: int) -> HttpRespons
     mailing_list = list_for_user(request.user, list_id)
     admin = get_object_or_404(ListAdmin.objects.select_related("user"), pk=admin_id, mailing_list=mailing_list)
     form = AdminEditForm(request.POST or None, initial={"email": admin.user.email})
-    if request.method == "POST" and form.is_valid():
-        try:
-            admin_services.list_admin_update(admin=admin, actor=request.user, **form.cleaned_data)
-        except MailingUserError as error:
-            form.add_error(None, str(error))
-        else:
-            messages.success(request, _("%(user)s was saved.") % {"user": admin.user.get_username()})
-            return redirect("console:admin_list", list_id=mailing_list.pk)
+    saved = form_saved(
+        request, form, lambda data: admin_services.list_admin_update(admin=admin, actor=request.user, **data)
+    )
+    if saved is not None:
+        messages.success(request, _("%(user)s was saved.") % {"user": admin.user.get_username()})
+        return redirect("console:admin_list", list_id=mailing_list.pk)
     return render(
         request, "mailing/admin_form.html", list_context(request, mailing_list, form=form, admin=admin, tab="admins")
     )
