@@ -2,7 +2,7 @@
 
 Every notice is an RFC 3834 automatic message: `Auto-Submitted: auto-replied` when it answers a mail,
 `auto-generated` otherwise; answers to a mail go out with the null envelope sender <> so they can
-never start a loop. Header values are made from text that passed `header_text` (CR/LF collapsed) and
+never start a loop. Header values are made from text that passed `text_clean` (CR/LF collapsed) and
 then through email.policy.SMTP, which refuses any remaining line break: nothing a sender or a form
 wrote can add a header (CVE-2024-6923 class of bug).
 The notice is stored (mailing.Notice) and sent by a job after commit.
@@ -106,6 +106,8 @@ def notice_queue(
         recipient=to,
         raw=message.as_bytes(),
     )
+    # robust: the processing that decided the notice has committed and must not fail for a broker
+    # that is down. Nothing re-enqueues such a notice yet: it stays QUEUED (visible in the table).
     job_send_on_commit("send_notice", connection.schema_name, notice.id, robust=True)
     return notice
 
