@@ -7,7 +7,7 @@ EMBEDDED := $(PY) -m saas_platform.embedded --
 export WEB_PORT ?= 8000
 export MX_PORT ?= 2525
 
-.PHONY: run test test-fast lint format bench-orgs bench-fanout bench-members install clean-var
+.PHONY: run test test-fast lint format bench-orgs bench-fanout bench-members bench-links bench-groups install clean-var
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -43,11 +43,20 @@ bench-orgs: $(STAMP)
 bench-members: $(STAMP)
 	PLATFORM_TESTING=1 $(EMBEDDED) $(PY) bench/members_page.py $(BENCH_ARGS)
 
+# Moving 1,000 members, the owner's dashboard at 200 lists / 50,000 members, a 2,000-member rollover.
+bench-groups: $(STAMP)
+	PLATFORM_TESTING=1 $(EMBEDDED) $(PY) bench/groups.py $(BENCH_ARGS)
+
 bench-fanout: $(STAMP)
 	@command -v smtp-sink >/dev/null || test -x /usr/sbin/smtp-sink || { \
 	  apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y postfix && \
 	  { postfix status >/dev/null 2>&1 && postfix stop || true; }; }
 	PLATFORM_TESTING=1 $(EMBEDDED) $(PY) bench/fanout.py $(BENCH_ARGS)
+
+# wrk (Debian package) against gunicorn on loopback: the read-confirmation and survey links and their POSTs.
+bench-links: $(STAMP)
+	@command -v wrk >/dev/null || { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y wrk; }
+	PLATFORM_TESTING=1 $(EMBEDDED) $(PY) bench/links.py $(BENCH_ARGS)
 
 clean-var:
 	rm -rf var

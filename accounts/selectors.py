@@ -4,7 +4,9 @@ Owners are this app's own (`Profile.is_owner`). Which lists a person administers
 that grant such roles, each through one small function named in settings.CONSOLE_LIST_ADMIN_SOURCES:
 `(user) -> ids of the lists this user administers through this app's roles` (mailing: ListAdmin;
 org_groups: GroupAdmin). So accounts imports no other app's models, and an app changes how its
-grants are stored by changing its own function.
+grants are stored by changing its own function. Sets of lists administered together (a group admin's
+subtree, within which members may be moved and copied) come the same way, from
+settings.CONSOLE_LIST_SET_SOURCES.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from django.utils.module_loading import import_string
 
 User = AbstractBaseUser | AnonymousUser
 ListAdminSource = Callable[[AbstractBaseUser], Iterable[int]]
+ListSetSource = Callable[[AbstractBaseUser], Iterable[Iterable[int]]]
 
 
 @dataclass(frozen=True)
@@ -27,10 +30,17 @@ class ConsoleRoles:
     is_owner: bool = False
     # The lists they administer as list or group admin. Not read for owners: they manage every list.
     administered_list_ids: frozenset[int] = frozenset()
+    # Sets of lists they administer together (a group admin's subtree, one set per group): members
+    # may be moved and copied among the lists of one set.
+    administered_list_sets: tuple[frozenset[int], ...] = ()
 
 
 def list_admin_sources() -> list[ListAdminSource]:
     return [import_string(path) for path in settings.CONSOLE_LIST_ADMIN_SOURCES]
+
+
+def list_set_sources() -> list[ListSetSource]:
+    return [import_string(path) for path in settings.CONSOLE_LIST_SET_SOURCES]
 
 
 def console_roles(user: User) -> ConsoleRoles:
@@ -42,4 +52,5 @@ def console_roles(user: User) -> ConsoleRoles:
     list_ids: set[int] = set()
     for source in list_admin_sources():
         list_ids.update(source(user))
-    return ConsoleRoles(administered_list_ids=frozenset(list_ids))
+    list_sets = tuple(frozenset(ids) for source in list_set_sources() for ids in source(user))
+    return ConsoleRoles(administered_list_ids=frozenset(list_ids), administered_list_sets=list_sets)

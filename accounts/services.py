@@ -13,9 +13,17 @@ from tenants.services import OrganizationCreated, organization_create
 
 
 @transaction.atomic
-def user_create(*, username: str, email: str, password: str, is_owner: bool = False) -> AbstractBaseUser:
-    """Create a console user of the current organization (call inside its schema)."""
+def user_create(
+    *, username: str, email: str, password: str | None, is_owner: bool = False, password_hash: str = ""
+) -> AbstractBaseUser:
+    """Create a console user of the current organization (call inside its schema).
+
+    `password_hash` (already made by Django's hasher, e.g. at sign-up) is used instead of hashing
+    `password` again."""
     user = get_user_model().objects.create_user(username=username, email=email, password=password)
+    if password_hash:
+        user.password = password_hash
+        user.save(update_fields=["password"])
     Profile.objects.create(user=user, is_owner=is_owner)
     EmailAddress.objects.create(user=user, email=email, primary=True, verified=True)
     return user
@@ -50,15 +58,26 @@ def user_email_set(*, user: AbstractBaseUser, email: str) -> None:
 
 @transaction.atomic
 def organization_create_with_owner(
-    *, slug: str, name: str, owner_email: str, owner_password: str, owner_username: str | None = None
+    *,
+    slug: str,
+    name: str,
+    owner_email: str,
+    owner_password: str | None = None,
+    owner_username: str | None = None,
+    owner_password_hash: str = "",
+    language: str = "ja",
 ) -> OrganizationCreated:
-    """Create an organization (tenants.services.organization_create) and its owner's login, together."""
-    created = organization_create(slug=slug, name=name)
+    """Create an organization (tenants.services.organization_create) and its owner's login, together.
+
+    The owner's password comes in plain (`owner_password`, hashed here) or already hashed
+    (`owner_password_hash`, from a verified sign-up: the slow hash was paid when they signed up)."""
+    created = organization_create(slug=slug, name=name, language=language)
     with schema_context(created.organization.schema_name):
         user_create(
             username=owner_username or owner_email.split("@")[0],
             email=owner_email,
-            password=owner_password,
+            password=None if owner_password_hash else owner_password,
+            password_hash=owner_password_hash,
             is_owner=True,
         )
     return created

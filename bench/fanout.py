@@ -6,7 +6,9 @@ sending as many individual 2 KB messages to the same sink. Loopback only; bounde
 
 Environment: BENCH_SENDER (sender@example.com), BENCH_MEMBERS (10000), BENCH_PROCESSES (2),
 BENCH_THREADS (4), BENCH_TIMEOUT (300 s), BENCH_DKIM_MODES (per_recipient,relay: one fan-out per
-OUTBOUND_DKIM_MODE, each with fresh workers, same MX, sink and ceiling).
+OUTBOUND_DKIM_MODE, each with fresh workers, same MX, sink and ceiling), BENCH_CHANNELS (mail,web:
+per mode, the post by mail and then the same text as a web broadcast with read confirmation and a
+survey, whose time is printed next to the mail post's).
 The workers run as the Procfile's: 2 processes x 4 threads, dramatiq_queue_prefetch=2 (at most 2
 messages per queue per process: the FANOUT_WINDOW=4 batches of one broadcast spread over both
 processes, and delivery never holds every thread of a process), and production's polling: the
@@ -39,6 +41,10 @@ THREADS = int(os.environ.get("BENCH_THREADS", "4"))
 TIMEOUT = float(os.environ.get("BENCH_TIMEOUT", "300"))
 IDLE_SECONDS = 3.0
 DKIM_MODES = [mode for mode in os.environ.get("BENCH_DKIM_MODES", "per_recipient,relay").split(",") if mode]
+# mail: a post by SMTP to the MX (timed from its 250). web: the same text as a web broadcast with read
+# confirmation and a three-choice survey (a personal footer per copy), sent by the console's service
+# (timed from its commit). Each fan-out gets fresh workers.
+CHANNELS = [channel for channel in os.environ.get("BENCH_CHANNELS", "mail,web").split(",") if channel]
 # The registered sender. Through the real MX the post must also pass sender authorization: a loopback
 # DNS server (LoopbackDns) publishes SPF for its domain allowing 127.0.0.1.
 SENDER = os.environ.get("BENCH_SENDER", "sender@example.com")
@@ -318,7 +324,35 @@ def inject(list_address: str, message: bytes) -> float:
         return time.monotonic()
 
 
-def fanout_run(mode: str, env: dict[str, str], counter: SinkCounter, mx_port: int, list_address: str) -> dict:
+def web_send(message: bytes) -> float:
+    """What the console's "Send now" does: a web broadcast of the post's text to the demo list, with
+    read confirmation and a survey, planned in one transaction, fan-out enqueued on commit."""
+    from django.db import connection
+    from django_tenants.utils import schema_context
+
+    from mailing.models import MailingList
+    from mailing.services.web_broadcasts import QuestionInput, web_broadcast_draft_save, web_broadcast_send_now
+    from tenants.selectors import organization_get_by_slug
+
+    body = message.split(b"\r\n\r\n", 1)[1].decode().replace("\r\n", "\n")
+    organization = organization_get_by_slug(slug="demo")
+    with schema_context(organization.schema_name):
+        connection.tenant = organization
+        draft = web_broadcast_draft_save(
+            actor=None,
+            lists=[MailingList.objects.get(local_part="all")],
+            subject="Fan-out benchmark (web broadcast)",
+            body_text=body,
+            read_confirmation=True,
+            questions=[QuestionInput(text="来週の行事に参加しますか?", choices=("○ 出席", "× 欠席", "△ 未定"))],  # noqa: RUF001
+        )
+        web_broadcast_send_now(broadcast=draft, actor=None)  # atomic: returns after its commit
+        return time.monotonic()
+
+
+def fanout_run(
+    mode: str, env: dict[str, str], counter: SinkCounter, mx_port: int, list_address: str, channel: str = "mail"
+) -> dict:
     """One fan-out with fresh workers in OUTBOUND_DKIM_MODE=mode; its figures."""
     workers, ready = workers_start(dict(env, OUTBOUND_DKIM_MODE=mode))
     try:
@@ -338,8 +372,12 @@ def fanout_run(mode: str, env: dict[str, str], counter: SinkCounter, mx_port: in
         cpu_before = {name: tree_cpu_seconds(pid) for name, pid in pids.items()}
         base = counter.count
         message = post_bytes(list_address)
-        accepted_at = mx_try(mx_port, list_address, message)
-        path = "SMTP to the MX (manage.py run_mx)"
+        if channel == "web":
+            path = "web broadcast (mailing.services.web_broadcasts, from its commit)"
+            accepted_at = web_send(message)
+        else:
+            accepted_at = mx_try(mx_port, list_address, message)
+            path = "SMTP to the MX (manage.py run_mx)"
         if accepted_at is None:
             path = "INJECTED (the MX refused the list address: inbound handler not merged yet)"
             accepted_at = inject(list_address, message)
@@ -359,6 +397,7 @@ def fanout_run(mode: str, env: dict[str, str], counter: SinkCounter, mx_port: in
         buckets[min(int((at - accepted_at) / 0.5), len(buckets) - 1)] += 1
     return {
         "buckets": buckets,
+        "channel": channel,
         "mode": mode,
         "path": path,
         "received": received,
@@ -416,7 +455,8 @@ def main() -> None:
         )
         mx.stdout.readline()  # "MX listening on ..."
         for mode in DKIM_MODES:
-            runs.append(fanout_run(mode, env, counter, mx_port, list_address))
+            for channel in CHANNELS:
+                runs.append(fanout_run(mode, env, counter, mx_port, list_address, channel))
 
         # Loopback ceiling: the same number of individual 2 KB messages from smtp-source to the sink.
         before = counter.count
@@ -431,7 +471,8 @@ def main() -> None:
         group_stop(sink)
 
     cores = os.cpu_count() or 1
-    print(f"path:                     {runs[0]['path']}")
+    for channel in CHANNELS:
+        print(f"path ({channel}):{' ' * (17 - len(channel))}{next(r['path'] for r in runs if r['channel'] == channel)}")
     print(
         f"members:                  {MEMBERS}  (workers: {PROCESSES} processes x {THREADS} threads,"
         f" prefetch {env['dramatiq_queue_prefetch']}, batch {settings.FANOUT_BATCH_SIZE},"
@@ -439,7 +480,7 @@ def main() -> None:
     )
     print(f"loopback ceiling:         {ceiling:.0f} msgs/s (smtp-source -s 20 -m {MEMBERS} -l 2048 -d)")
     for run in runs:
-        print(f"--- OUTBOUND_DKIM_MODE={run['mode']}")
+        print(f"--- OUTBOUND_DKIM_MODE={run['mode']}, {run['channel']}")
         print(f"copies received by sink:  {run['received']}{'' if run['complete'] else '  (TIMED OUT)'}")
         print(f"250 -> last copy:         {run['elapsed']:.2f} s")
         print(f"recipients/s:             {run['rate']:.0f}")
@@ -453,7 +494,18 @@ def main() -> None:
         projection = cores * 1000 / sum(per_copy.values())
         print(f"CPU-bound projection:     {projection:.0f} recipients/s on {cores} idle cores")
         print(f"ratio fan-out/ceiling:    {run['rate'] / ceiling:.3f}")
-    by_mode = {run["mode"]: run for run in runs}
+    for mode in DKIM_MODES:
+        by_channel = {run["channel"]: run for run in runs if run["mode"] == mode}
+        if {"mail", "web"} <= set(by_channel):
+            mail, web = by_channel["mail"], by_channel["web"]
+            print(f"--- web broadcast vs mail post, {mode}")
+            print(
+                f"10,000 copies:            web {web['elapsed']:.2f} s vs mail {mail['elapsed']:.2f} s"
+                f" (web/mail time {web['elapsed'] / mail['elapsed']:.2f});"
+                f" first copy {web['first'] * 1000:.0f} vs {mail['first'] * 1000:.0f} ms;"
+                f" worker CPU per copy {web['per_copy']['workers']:.2f} vs {mail['per_copy']['workers']:.2f} ms"
+            )
+    by_mode = {run["mode"]: run for run in runs if run["channel"] == CHANNELS[0]}
     if {"per_recipient", "relay"} <= set(by_mode):
         signing = by_mode["per_recipient"]["per_copy"]["workers"] - by_mode["relay"]["per_copy"]["workers"]
         speedup = by_mode["relay"]["rate"] / by_mode["per_recipient"]["rate"]

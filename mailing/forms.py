@@ -66,3 +66,21 @@ STATUS_LABELS = {
     Member.Status.SUSPENDED: _("Suspended"),
     Member.Status.BOUNCING: _("Bouncing"),
 }
+
+
+class PersonForm(forms.Form):
+    name = forms.CharField(label=_("Name"), max_length=200)
+    note = forms.CharField(
+        label=_("Note"), max_length=300, required=False, help_text=_("For example: guardian of 山田 太郎 (2年1組).")
+    )
+
+
+class PersonAddressForm(forms.Form):
+    address = forms.CharField(label=_("Mail address"), max_length=254)
+    label = forms.CharField(
+        label=_("What it is"), max_length=100, required=False, help_text=_("For example: PC, phone, mother, father.")
+    )
+
+
+class PersonCreateForm(PersonForm, PersonAddressForm):
+    pass

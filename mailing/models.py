@@ -33,6 +33,9 @@ class MailingList(models.Model):
     # Posts from registered senders must be authenticated (SPF/DKIM aligned) even when their
     # domain publishes no DMARC policy.
     posts_require_authentication = models.BooleanField(default=False)
+    # A read-only archive (e.g. last year's leaving grade, kept by the yearly rollover): its members
+    # stay readable, but it takes no mail (its address is refused at RCPT) and no member changes.
+    archived_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -41,6 +44,39 @@ class MailingList(models.Model):
 
     def __str__(self) -> str:
         return self.local_part
+
+
+class Person(models.Model):
+    """Somebody with one or more addresses (PC, phone, each guardian), possibly on several lists.
+
+    Which addresses are theirs is kept in PersonAddress (an address belongs to at most one person in
+    an organization); every Member row with such an address carries the person, so moving or copying
+    a member carries the person along.
+    """
+
+    name = models.CharField(max_length=200)
+    note = models.CharField(max_length=300, blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["name", "id"], name="person_name")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class PersonAddress(models.Model):
+    """One address of a person, with what it is (PC, phone, mother, father...)."""
+
+    person = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="addresses")
+    address = models.CharField(max_length=254)
+    address_normalized = models.CharField(max_length=254, unique=True)
+    label = models.CharField(max_length=100, blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.address
 
 
 class Member(models.Model):
@@ -63,6 +99,8 @@ class Member(models.Model):
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
     source = models.CharField(max_length=16, choices=Source.choices, default=Source.CONSOLE)
     bounce_score = models.PositiveIntegerField(default=0)
+    # Set from PersonAddress by the member services whenever the address is a person's.
+    person = models.ForeignKey(Person, null=True, blank=True, on_delete=models.SET_NULL, related_name="memberships")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -77,6 +115,8 @@ class Member(models.Model):
             # trigram GIN indexes where PostgreSQL has pg_trgm (migration mailing 0002; not in Meta
             # because the embedded development PostgreSQL lacks the extension).
             models.Index(fields=["mailing_list", "name", "id"], name="member_list_name"),
+            # The organization-wide directory finds every list an address is on.
+            models.Index(fields=["address_normalized"], name="member_address"),
         ]
 
     def __str__(self) -> str:
@@ -166,6 +206,7 @@ class Broadcast(models.Model):
         WEB = "web", "web"
 
     class State(models.TextChoices):
+        DRAFT = "draft", "draft"  # a web broadcast being composed (previewed, not sent or scheduled yet)
         SCHEDULED = "scheduled", "scheduled"
         SENDING = "sending", "sending"
         SENT = "sent", "sent"
@@ -302,3 +343,16 @@ class MemberImport(models.Model):
     failure = models.TextField(blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
     applied_at = models.DateTimeField(null=True, blank=True)
+
+
+# Web broadcasts' content, options, links and surveys (F7-F11) live in a module of their own.
+from mailing.web_broadcast_models import (  # noqa: E402, F401
+    BroadcastAttachment,
+    LinkVisit,
+    ReadConfirmation,
+    Survey,
+    SurveyAnswer,
+    SurveyChoice,
+    SurveyQuestion,
+    WebBroadcast,
+)

@@ -30,7 +30,10 @@ def _leader_connection() -> psycopg.Connection:
     return psycopg.connect(**params, autocommit=True)
 
 
-def scheduler_run(*, stop: threading.Event, tick_seconds: float = 1.0, standby_seconds: float = 5.0) -> None:
+def scheduler_run(*, stop: threading.Event, tick_seconds: float | None = None, standby_seconds: float = 5.0) -> None:
+    # The tick is as short as the most frequent job (scheduled broadcasts: every 0.5 s, F11).
+    if tick_seconds is None:
+        tick_seconds = min([1.0, *(float(interval) for _, interval in settings.SCHEDULER_JOBS)])
     jobs: list[tuple[str, float, Callable[[], object]]] = [
         (path, float(interval), import_string(path)) for path, interval in settings.SCHEDULER_JOBS
     ]

@@ -108,6 +108,7 @@ TEMPLATES = [
                 "django.template.context_processors.i18n",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "saas_platform.context_processors.console_roles",
             ],
         },
     },
@@ -158,6 +159,9 @@ CONSOLE_LIST_ADMIN_SOURCES = [
     "mailing.selectors.lists.list_ids_administered_by",
     "org_groups.selectors.list_ids_administered_by",
 ]
+# `(user) -> sets of list ids` administered together: a group admin's subtree (moving members stays
+# inside one set).
+CONSOLE_LIST_SET_SOURCES = ["org_groups.selectors.list_id_sets_administered_by"]
 LOGIN_URL = "account_login"
 LOGIN_REDIRECT_URL = "/"
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
@@ -288,3 +292,16 @@ FANOUT_STALL_SECONDS = int(os.environ.get("FANOUT_STALL_SECONDS", "600"))
 FANOUT_PLAN_STALL_SECONDS = int(os.environ.get("FANOUT_PLAN_STALL_SECONDS", "60"))
 # Deliveries made per transaction by that second step (each chunk's batches can start at once).
 FANOUT_PLAN_CHUNK = int(os.environ.get("FANOUT_PLAN_CHUNK", "10000"))
+# --- Web broadcasts (F7-F11; docs/adr/0005-web-broadcasts.md)
+# Attachments of one web broadcast together (the form shows it before upload; the mail is ~4/3 of it).
+BROADCAST_ATTACHMENTS_MAX_BYTES = int(os.environ.get("BROADCAST_ATTACHMENTS_MAX_BYTES", str(10_000_000)))
+# Read-confirmation and survey links keep working this long after their broadcast started.
+BROADCAST_LINK_RETENTION_DAYS = int(os.environ.get("BROADCAST_LINK_RETENTION_DAYS", "400"))
+# A scheduled broadcast that starts more than this after its time (nothing ran) is marked late.
+BROADCAST_LATE_AFTER_SECONDS = int(os.environ.get("BROADCAST_LATE_AFTER_SECONDS", "60"))
+BROADCAST_SCHEDULE_MAX_DAYS = int(os.environ.get("BROADCAST_SCHEDULE_MAX_DAYS", "366"))
+# How often the active scheduler looks for due scheduled broadcasts (one indexed query in public).
+BROADCAST_SCHEDULE_TICK_SECONDS = float(os.environ.get("BROADCAST_SCHEDULE_TICK_SECONDS", "0.5"))
+SCHEDULER_JOBS.append(
+    ("mailing.services.broadcast_schedule.scheduled_broadcasts_start_due", BROADCAST_SCHEDULE_TICK_SECONDS)
+)

@@ -3,7 +3,8 @@
 
 from django.urls import path
 
-from mailing.views import admins, lists, members, senders
+from mailing.views import admins, broadcast_results, broadcasts, lists, members, people, senders
+from org_groups.views import groups, rollover, transfers
 from saas_platform import views
 
 app_name = "console"
@@ -41,4 +42,49 @@ urlpatterns = [
     path("lists/<int:list_id>/admins/", admins.admin_list, name="admin_list"),
     path("lists/<int:list_id>/admins/<int:admin_id>/edit/", admins.admin_edit, name="admin_edit"),
     path("lists/<int:list_id>/admins/<int:admin_id>/delete/", admins.admin_delete, name="admin_delete"),
+    # Broadcasts: compose, preview, send or schedule, history, results (F7-F11)
+    path("broadcasts/", broadcasts.broadcast_history, name="broadcast_history"),
+    path("broadcasts/new/", broadcasts.broadcast_compose, name="broadcast_compose"),
+    path("broadcasts/scheduled/", broadcasts.broadcast_scheduled_list, name="broadcast_scheduled_list"),
+    path("broadcasts/<int:broadcast_id>/", broadcasts.broadcast_detail, name="broadcast_detail"),
+    path("broadcasts/<int:broadcast_id>/edit/", broadcasts.broadcast_edit, name="broadcast_edit"),
+    path("broadcasts/<int:broadcast_id>/preview/", broadcasts.broadcast_preview, name="broadcast_preview"),
+    path("broadcasts/<int:broadcast_id>/send/", broadcasts.broadcast_send, name="broadcast_send"),
+    path("broadcasts/<int:broadcast_id>/schedule/", broadcasts.broadcast_schedule, name="broadcast_schedule"),
+    path("broadcasts/<int:broadcast_id>/cancel/", broadcasts.broadcast_cancel, name="broadcast_cancel"),
+    path("broadcasts/<int:broadcast_id>/progress/", broadcasts.broadcast_progress_partial, name="broadcast_progress"),
+    path("broadcasts/<int:broadcast_id>/reads/", broadcast_results.broadcast_reads, name="broadcast_reads"),
+    path("broadcasts/<int:broadcast_id>/reads.csv", broadcast_results.broadcast_reads_csv, name="broadcast_reads_csv"),
+    path("broadcasts/<int:broadcast_id>/survey/", broadcast_results.broadcast_survey, name="broadcast_survey"),
+    path(
+        "broadcasts/<int:broadcast_id>/survey.csv", broadcast_results.broadcast_survey_csv, name="broadcast_survey_csv"
+    ),
+    path("broadcasts/<int:broadcast_id>/follow-up/", broadcast_results.broadcast_follow_up, name="broadcast_follow_up"),
+    # Groups (F6): the tree (owners), moving/copying members (group admins), the yearly rollover (owners).
+    path("groups/", groups.group_tree, name="group_tree"),
+    path("groups/new/", groups.group_create, name="group_create"),
+    path("groups/<int:group_id>/edit/", groups.group_edit, name="group_edit"),
+    path("groups/<int:group_id>/reorder/", groups.group_reorder, name="group_reorder"),
+    path("groups/<int:group_id>/delete/", groups.group_delete, name="group_delete"),
+    path("groups/<int:group_id>/admins/", groups.group_admin_list, name="group_admin_list"),
+    path("groups/<int:group_id>/admins/<int:role_id>/delete/", groups.group_admin_delete, name="group_admin_delete"),
+    path("transfer/", transfers.transfer_home, name="transfer_home"),
+    path("transfer/lists/<int:list_id>/", transfers.transfer_select, name="transfer_select"),
+    path("transfers/<int:transfer_id>/", transfers.transfer_detail, name="transfer_detail"),
+    path("transfers/<int:transfer_id>/apply/", transfers.transfer_apply, name="transfer_apply"),
+    path("transfers/<int:transfer_id>/undo/", transfers.transfer_undo, name="transfer_undo"),
+    path("rollover/", rollover.rollover_start, name="rollover_start"),
+    path("rollover/<int:rollover_id>/", rollover.rollover_detail, name="rollover_detail"),
+    path("rollover/<int:rollover_id>/apply/", rollover.rollover_apply, name="rollover_apply"),
+    path("rollover/<int:rollover_id>/undo/", rollover.rollover_undo, name="rollover_undo"),
+    # The organization-wide directory of people (owners).
+    path("people/", people.directory, name="directory"),
+    path("people/new/", people.person_create, name="person_create"),
+    path("people/<int:person_id>/", people.person_detail, name="person_detail"),
+    path("people/<int:person_id>/delete/", people.person_delete, name="person_delete"),
+    path(
+        "people/<int:person_id>/addresses/<int:address_id>/delete/",
+        people.person_address_delete,
+        name="person_address_delete",
+    ),
 ]

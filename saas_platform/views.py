@@ -14,7 +14,6 @@ from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.db import connection
-from django.db.models import Count
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -24,7 +23,14 @@ from accounts import policy
 from accounts.services import profile_language_set
 from audit.selectors import audit_actions, audit_events_filter
 from mailing.catcher import caught_mail_list
-from mailing.selectors.lists import list_names, lists_managed_by
+from mailing.models import Broadcast
+from mailing.selectors.broadcast_results import broadcast_rates
+from mailing.selectors.broadcasts import broadcasts_visible_to
+from mailing.selectors.lists import list_names
+from org_groups.selectors import group_admin_group_ids, tree_for
+
+# Broadcasts listed on the dashboard, with their read and answer rates.
+RECENT_BROADCASTS = 10
 
 
 def health(request: HttpRequest) -> JsonResponse:
@@ -39,17 +45,37 @@ def platform_home(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def console_home(request: HttpRequest) -> HttpResponse:
-    """The dashboard: the lists this person manages, with their member counts."""
-    lists = lists_managed_by(request.user).annotate(member_count=Count("members")).order_by("name")
-    domain = request.tenant.get_primary_domain().domain
+    """The dashboard: the group tree with its lists, member counts and last broadcasts (owners: every
+    group and list, and the latest broadcasts; others: the groups and lists they manage)."""
+    scope = policy.list_scope(request.user)
+    if scope.every_list:
+        nodes, loose = tree_for()
+    else:
+        nodes, loose = tree_for(list_ids=scope.list_ids, group_ids=group_admin_group_ids(request.user))
+    recent = list(
+        broadcasts_visible_to(request.user)
+        .filter(state__in=[Broadcast.State.SENDING, Broadcast.State.SENT])
+        .select_related("mailing_list")
+        .order_by("-created_at", "-id")[:RECENT_BROADCASTS]
+    )
+    rates = broadcast_rates(broadcast_ids=[broadcast.pk for broadcast in recent])
+    for broadcast in recent:
+        broadcast.rates = rates[broadcast.pk]
+    member_total = sum(node.member_total for node in nodes) + sum(node.member_total for node in loose)
+    list_total = sum(1 for node in nodes if node.mailing_list) + len(loose)
     return render(
         request,
         "console_home.html",
         {
             "organization": request.tenant,
-            "lists": lists,
-            "domain": domain,
+            "nodes": nodes,
+            "loose": loose,
+            "recent": recent,
+            "member_total": member_total,
+            "list_total": list_total,
+            "domain": request.tenant.get_primary_domain().domain,
             "can_create_list": policy.list_can_create(request.user),
+            "is_owner": scope.every_list,
         },
     )
 

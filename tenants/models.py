@@ -44,3 +44,47 @@ class Domain(DomainMixin):
 
     def __str__(self) -> str:
         return self.domain
+
+
+class Signup(models.Model):
+    """A sign-up on the public site waiting for its owner to confirm their e-mail address.
+
+    The organization is created only when the link in the verification mail is confirmed (so an
+    unverified address holds no organization). The link's token is kept as a SHA-256 digest: the
+    table alone opens nothing. The owner's password is kept hashed, ready for their account.
+    """
+
+    organization_name = models.CharField(max_length=200)
+    slug = models.CharField(max_length=40)
+    email = models.CharField(max_length=254)
+    username = models.CharField(max_length=150)
+    password_hash = models.CharField(max_length=256)
+    language = models.CharField(max_length=8, default="ja")
+    token_digest = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    organization = models.ForeignKey(
+        Organization, null=True, blank=True, on_delete=models.SET_NULL, related_name="signups"
+    )
+
+    class Meta:
+        indexes = [models.Index(fields=["slug"], name="signup_slug")]
+
+
+class ScheduledBroadcast(models.Model):
+    """The public index of scheduled broadcasts (F11): one row per broadcast waiting for its time.
+
+    The broadcast itself lives in its organization's schema; this row, written in the same transaction
+    (the tenant schema's search path includes public), lets the scheduler's tick find what is due with
+    one indexed query instead of visiting every schema each second (mailing.services.broadcast_schedule).
+    """
+
+    schema_name = models.CharField(max_length=63)
+    broadcast_id = models.BigIntegerField()
+    due_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["schema_name", "broadcast_id"], name="scheduled_broadcast_unique"),
+        ]
+        indexes = [models.Index(fields=["due_at"], name="scheduled_broadcast_due")]

@@ -21,7 +21,7 @@ from django.utils import timezone
 from django_tenants.utils import schema_exists
 
 from tenants.errors import TenantsUserError
-from tenants.models import Domain, Organization
+from tenants.models import Domain, Organization, Signup
 from tenants.schema_clone import schema_clone
 
 SLUG_PATTERN = re.compile(r"^[a-z][a-z0-9-]{1,38}[a-z0-9]$")
@@ -88,9 +88,8 @@ def template_schema_ensure() -> None:
     call_command("migrate_schemas", schema_name=template, tenant=True, interactive=False, verbosity=0)
 
 
-@transaction.atomic
-def organization_create(*, slug: str, name: str) -> OrganizationCreated:
-    """Create an organization: its schema (cloned from the template) and its domain."""
+def organization_slug_check(slug: str) -> str:
+    """The slug, normalized, if it can be a new organization's id; else TenantsUserError."""
     slug = slug.strip().lower()
     if not SLUG_PATTERN.match(slug) or slug in RESERVED_SLUGS:
         raise TenantsUserError(
@@ -99,10 +98,17 @@ def organization_create(*, slug: str, name: str) -> OrganizationCreated:
         )
     if Organization.objects.filter(slug=slug).exists():
         raise TenantsUserError(f"an organization with the id {slug!r} already exists")
+    return slug
+
+
+@transaction.atomic
+def organization_create(*, slug: str, name: str, language: str = "ja") -> OrganizationCreated:
+    """Create an organization: its schema (cloned from the template) and its domain."""
+    slug = organization_slug_check(slug)
     schema_name = organization_schema_name(slug)
     if not schema_exists(settings.TENANT_TEMPLATE_SCHEMA):
         template_schema_ensure()
-    organization = Organization.objects.create(schema_name=schema_name, slug=slug, name=name.strip())
+    organization = Organization.objects.create(schema_name=schema_name, slug=slug, name=name.strip(), language=language)
     schema_clone(source=settings.TENANT_TEMPLATE_SCHEMA, target=schema_name)
     domain = domain_create(organization=organization, name=organization_domain_name(slug), is_primary=True)
     return OrganizationCreated(organization=organization, domain=domain)
@@ -140,3 +146,41 @@ def organizations_to_sweep(*, now: datetime | None = None) -> list[str]:
         .order_by("schema_name")
         .values_list("schema_name", flat=True)
     )
+
+
+# --- Sign-ups waiting for their owner's address to be confirmed (accounts.signup drives them)
+
+
+@transaction.atomic
+def signup_record(
+    *,
+    organization_name: str,
+    slug: str,
+    email: str,
+    username: str,
+    password_hash: str,
+    language: str,
+    token_digest: str,
+) -> Signup:
+    return Signup.objects.create(
+        organization_name=organization_name,
+        slug=slug,
+        email=email,
+        username=username,
+        password_hash=password_hash,
+        language=language,
+        token_digest=token_digest,
+    )
+
+
+@transaction.atomic
+def signup_token_set(*, signup: Signup, token_digest: str) -> Signup:
+    signup.token_digest = token_digest
+    signup.save(update_fields=["token_digest"])
+    return signup
+
+
+@transaction.atomic
+def signup_confirmed_mark(*, signup_id: int, organization: Organization) -> None:
+    """The organization exists: the sign-up is done, and its password hash now lives in the account only."""
+    Signup.objects.filter(pk=signup_id).update(confirmed_at=timezone.now(), organization=organization, password_hash="")

@@ -15,8 +15,12 @@ from django.db import connection
 from mailing.models import Broadcast
 from mailing.rendering import BroadcastRenderer, ListContext, RendererFactory
 from mailing.rendering.mail_post import MailPostRenderer
+from mailing.rendering.web_broadcast import WebBroadcastRenderer
 
-RENDERERS: dict[str, RendererFactory] = {Broadcast.Channel.MAIL: MailPostRenderer.from_broadcast}
+RENDERERS: dict[str, RendererFactory] = {
+    Broadcast.Channel.MAIL: MailPostRenderer.from_broadcast,
+    Broadcast.Channel.WEB: WebBroadcastRenderer.from_broadcast,  # composed in the console (docs/adr/0005)
+}
 
 
 def renderer_build(broadcast: Broadcast, context: ListContext) -> BroadcastRenderer:

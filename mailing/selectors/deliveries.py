@@ -10,8 +10,8 @@ from django.utils import timezone
 
 from mailing.models import Delivery
 
-# Tokens are base64url, 22 characters today; anything else cannot be one and is answered like an
-# unknown token (no hint that a token exists or what shape it has).
+# Tokens are base64url, 24 characters today (22 before web broadcasts: still valid); anything else
+# cannot be one and is answered like an unknown token (no hint that a token exists or what shape it has).
 TOKEN_SHAPE = re.compile(r"^[A-Za-z0-9_-]{8,32}$")
 
 

@@ -84,3 +84,27 @@ def members_csv_rows(members: QuerySet[Member], *, tz) -> Iterator[str]:
 
 def _cell(value: str) -> str:
     return "'" + value if value[:1] in {"=", "+", "-", "@"} else value
+
+
+MEMBER_ROW_FIELDS = ("id", "mailing_list_id", "address", "address_normalized", "name", "status", "person_id")
+
+
+def member_rows(*, member_ids: list[int] | None = None, mailing_list_ids: list[int] | None = None) -> list[dict]:
+    """Plain rows of members (no locking) for previews and plans, in id order."""
+    members = Member.objects.all()
+    if member_ids is not None:
+        members = members.filter(pk__in=member_ids)
+    if mailing_list_ids is not None:
+        members = members.filter(mailing_list_id__in=mailing_list_ids)
+    return list(members.order_by("id").values(*MEMBER_ROW_FIELDS))
+
+
+def member_ids_filter(*, mailing_list: MailingList, search: str = "", status: str = "") -> list[int]:
+    """The ids of the members a search and status filter match (the table's "all N matching")."""
+    return list(members_filter(mailing_list=mailing_list, search=search, status=status).values_list("id", flat=True))
+
+
+def addresses_in_list(*, mailing_list_id: int, addresses_normalized: list[str]) -> dict[str, int]:
+    """{normalized address: member id} of those addresses that the list already has."""
+    rows = Member.objects.filter(mailing_list_id=mailing_list_id, address_normalized__in=addresses_normalized)
+    return dict(rows.values_list("address_normalized", "id"))

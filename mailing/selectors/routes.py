@@ -45,7 +45,12 @@ def _target_lookup(domain: str, list_local_part: str) -> dict | None:
     if not list_local_part:
         return {"schema_name": schema_name, "mailing_list_id": None}
     with schema_context(schema_name):
-        list_id = MailingList.objects.filter(local_part=list_local_part).values_list("id", flat=True).first()
+        # An archived list (read-only, e.g. last year's leaving grade) takes no mail at all.
+        list_id = (
+            MailingList.objects.filter(local_part=list_local_part, archived_at__isnull=True)
+            .values_list("id", flat=True)
+            .first()
+        )
     if list_id is None:
         return None
     return {"schema_name": schema_name, "mailing_list_id": list_id}

@@ -99,3 +99,9 @@ def list_admin_remove(*, admin: ListAdmin, actor: Any = None) -> None:
         before={"user": admin.user.get_username(), "email": admin.user.email},
     )
     admin.delete()
+
+
+def console_user_find_or_invite(*, username: str, email: str) -> tuple[Any, bool]:
+    """A console user found by user name or e-mail, or invited when both are new (other apps' roles,
+    e.g. org_groups' group admins, appoint people the same way list admins are appointed)."""
+    return _user_find_or_invite(username=username, email=email)

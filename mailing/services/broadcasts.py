@@ -26,21 +26,25 @@ from django.utils import timezone
 from mailing.models import Broadcast, Delivery, InboundMessage, Member
 from mailing.rendering.headers import text_clean
 from mailing.selectors.deliveries import batch_has_queued
+from mailing.services.broadcast_recipients import recipients_condition
 from tenants.jobs import job_send, job_send_on_commit
 from tenants.services import organization_sweep_extend
 
 logger = logging.getLogger(__name__)
 
-# 16 random bytes (122 of them random: a version-4 UUID from PostgreSQL's strong random source),
-# base64url without padding: 22 characters, fits Delivery.token and the VERP local part.
+# 18 bytes, 138 of their bits random (a version-4 UUID from PostgreSQL's strong random source, 122
+# random bits, and the first two bytes of another, which are all random): a token is a credential
+# for the recipient's read-confirmation and survey links and must have at least 128 random bits.
+# base64url without padding: 24 characters, fits Delivery.token and the VERP local part.
 _DELIVERIES_CREATE_SQL = f"""
     INSERT INTO {Delivery._meta.db_table}
         (broadcast_id, member_id, address, token, status, attempts, last_response, updated_at)
     SELECT %s, m.id, m.address,
-           translate(encode(uuid_send(gen_random_uuid()), 'base64'), '+/=', '-_'),
+           translate(encode(uuid_send(gen_random_uuid())
+                            || substring(uuid_send(gen_random_uuid()) from 1 for 2), 'base64'), '+/=', '-_'),
            %s, 0, '', now()
       FROM {Member._meta.db_table} m
-     WHERE m.mailing_list_id = %s AND m.status = %s AND m.id > %s
+     WHERE {{recipients}} AND m.status = %s AND m.id > %s
      ORDER BY m.id
      LIMIT %s
     RETURNING id, member_id
@@ -61,13 +65,14 @@ def subject_of(raw: bytes) -> str:
 def _deliveries_create(broadcast: Broadcast, *, after_member_id: int, limit: int | None) -> tuple[list[int], int]:
     """Deliveries for the active members with id > after_member_id (at most `limit`, in member order):
     (their ids, sorted; the greatest member id among them, or after_member_id if none)."""
+    recipients, recipient_params = recipients_condition(broadcast)
     with connection.cursor() as cursor:
         cursor.execute(
-            _DELIVERIES_CREATE_SQL,
+            _DELIVERIES_CREATE_SQL.format(recipients=recipients),
             [
                 broadcast.id,
                 Delivery.Status.QUEUED,
-                broadcast.mailing_list_id,
+                *recipient_params,
                 Member.Status.ACTIVE,
                 after_member_id,
                 limit,  # NULL: no limit

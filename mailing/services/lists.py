@@ -6,6 +6,7 @@ from typing import Any
 
 from django.db import IntegrityError, connection, transaction
 from django.db.models import ProtectedError
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from audit.services import audit_record, snapshot
@@ -157,3 +158,71 @@ def list_delete(*, mailing_list: MailingList, confirmation: str, actor: Any = No
             _("This list has a send history and cannot be deleted; remove its members instead.")
         ) from error
     _routes_forget_on_commit(local_part)
+
+
+@transaction.atomic
+def list_archive_create(*, like: MailingList, name: str, local_part: str, actor: Any = None) -> MailingList:
+    """A new read-only list to keep members in (the yearly rollover's archive of a leaving class).
+
+    It has the admins and senders of `like` (a list always keeps at least one of each, and the class
+    teacher should still see the archive), takes no mail and no member changes."""
+    local_part = list_local_part_validate(local_part)
+    try:
+        with transaction.atomic():
+            archive = MailingList.objects.create(
+                name=_name_clean(name),
+                local_part=local_part,
+                description=like.description,
+                subject_tag=like.subject_tag,
+                archived_at=timezone.now(),
+            )
+    except IntegrityError as error:
+        raise MailingUserError(
+            _("The list address %(local_part)s is already taken.") % {"local_part": local_part}
+        ) from error
+    ListAdmin.objects.bulk_create(
+        ListAdmin(mailing_list=archive, user_id=user_id) for user_id in like.admins.values_list("user_id", flat=True)
+    )
+    Sender.objects.bulk_create(
+        Sender(
+            mailing_list=archive,
+            address=sender.address,
+            address_normalized=sender.address_normalized,
+            person_name=sender.person_name,
+        )
+        for sender in like.senders.all()
+    )
+    audit_record(
+        actor=actor,
+        action="list.archive_create",
+        obj=archive,
+        mailing_list_id=archive.pk,
+        after=snapshot(archive, LIST_FIELDS) | {"like": like.local_part},
+    )
+    return archive
+
+
+@transaction.atomic
+def list_archive_discard(*, mailing_list: MailingList, actor: Any = None) -> None:
+    """Delete an archive list that holds nothing (undoing the rollover that made it)."""
+    if mailing_list.archived_at is None or mailing_list.members.exists() or mailing_list.broadcasts.exists():
+        raise MailingUserError(_("%(list)s is not an empty archive list; it was kept.") % {"list": mailing_list.name})
+    audit_record(
+        actor=actor,
+        action="list.archive_discard",
+        obj=mailing_list,
+        mailing_list_id=mailing_list.pk,
+        before=snapshot(mailing_list, LIST_FIELDS),
+    )
+    mailing_list.delete()
+
+
+def list_local_part_free(*, base: str) -> str:
+    """`base`, or `base-2`, `base-3`... whichever no list has yet (for archive lists' addresses)."""
+    taken = set(MailingList.objects.filter(local_part__startswith=base).values_list("local_part", flat=True))
+    if base not in taken:
+        return base
+    number = 2
+    while f"{base}-{number}" in taken:
+        number += 1
+    return f"{base}-{number}"

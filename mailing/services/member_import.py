@@ -20,8 +20,8 @@ from django.utils.translation import gettext as _
 
 from audit.services import audit_record
 from mailing.errors import MailingUserError
-from mailing.models import MailingList, Member, MemberImport, address_normalize
-from mailing.services.members import address_validate, person_name_clean
+from mailing.models import MailingList, Member, MemberImport, PersonAddress, address_normalize
+from mailing.services.members import address_validate, list_writable_require, person_name_clean
 from tenants.jobs import job_send_on_commit
 
 MAX_BYTES = 20 * 1024 * 1024
@@ -114,6 +114,7 @@ def csv_parse(*, mailing_list: MailingList, data: bytes) -> ParsedImport:
 @transaction.atomic
 def member_import_preview(*, mailing_list: MailingList, data: bytes, filename: str, actor: Any = None) -> MemberImport:
     """Read the file and keep it with what an import would do; changes no member."""
+    list_writable_require(mailing_list)
     parsed = csv_parse(mailing_list=mailing_list, data=data)
     return MemberImport.objects.create(
         mailing_list=mailing_list,
@@ -140,16 +141,22 @@ def _progress_key(import_id: int) -> str:
 def _apply(*, member_import: MemberImport, actor: Any, report_progress: bool) -> MemberImport:
     """Insert every valid row (call inside a transaction holding the import's row lock)."""
     mailing_list = member_import.mailing_list
+    list_writable_require(mailing_list)
     parsed = csv_parse(mailing_list=mailing_list, data=bytes(member_import.raw))
+    keys = [address_normalize(address) for _line, address, _name in parsed.rows]
+    people = dict(
+        PersonAddress.objects.filter(address_normalized__in=keys).values_list("address_normalized", "person_id")
+    )
     members = [
         Member(
             mailing_list=mailing_list,
             address=address,
-            address_normalized=address_normalize(address),
+            address_normalized=key,
             name=name,
             source=Member.Source.IMPORT,
+            person_id=people.get(key),
         )
-        for _line, address, name in parsed.rows
+        for (_line, address, name), key in zip(parsed.rows, keys, strict=True)
     ]
     try:
         with transaction.atomic():

@@ -16,7 +16,7 @@ from django.utils.translation import gettext as _
 from audit.services import audit_record, snapshot
 from mailing.addresses import member_address_validate
 from mailing.errors import MailingUserError
-from mailing.models import MailingList, Member, Sender, address_normalize
+from mailing.models import MailingList, Member, PersonAddress, Sender, address_normalize
 
 MEMBER_FIELDS = ["address", "name", "status", "source"]
 BULK_ACTIONS = ("suspend", "resume", "delete")
@@ -38,6 +38,20 @@ def person_name_clean(name: str) -> str:
     NUL...) and Unicode format characters become spaces, runs of spaces collapse, length is capped."""
     cleaned = "".join(" " if unicodedata.category(ch) in {"Cc", "Cf", "Zl", "Zp"} else ch for ch in name)
     return " ".join(cleaned.split())[:200]
+
+
+def list_writable_require(mailing_list: MailingList) -> None:
+    """An archived list is read-only: its members are kept as they were (the yearly rollover's archive)."""
+    if mailing_list.archived_at is not None:
+        raise MailingUserError(
+            _("%(list)s is archived (read-only): its members cannot be changed.") % {"list": mailing_list.name}
+        )
+
+
+def person_id_for_address(address_normalized: str) -> int | None:
+    """The person who holds this address, if any (Member.person follows PersonAddress)."""
+    people = PersonAddress.objects.filter(address_normalized=address_normalized)
+    return people.values_list("person_id", flat=True).first()
 
 
 def address_row_save(
@@ -80,7 +94,13 @@ def member_add(
     actor: Any = None,
 ) -> Member:
     """Add a member; the address is validated and stored exactly as given. Duplicates are refused."""
-    member = Member(mailing_list=mailing_list, name=person_name_clean(name), source=source)
+    list_writable_require(mailing_list)
+    member = Member(
+        mailing_list=mailing_list,
+        name=person_name_clean(name),
+        source=source,
+        person_id=person_id_for_address(address_normalize(address)),
+    )
     address_row_save(member, address=address, duplicate=_("%(address)s is already a member of this list."))
     address_row_audit(member, action="member.add", actor=actor, fields=MEMBER_FIELDS)
     return member
@@ -93,13 +113,15 @@ def member_get_by_address(*, mailing_list: MailingList, address: str) -> Member 
 @transaction.atomic
 def member_update(*, member: Member, address: str, name: str, actor: Any = None) -> Member:
     """Change a member's address or name (console)."""
+    list_writable_require(member.mailing_list)
     before = snapshot(member, MEMBER_FIELDS)
     member.name = person_name_clean(name)
+    member.person_id = person_id_for_address(address_normalize(address))
     address_row_save(
         member,
         address=address,
         duplicate=_("%(address)s is already a member of this list."),
-        update_fields=["address", "address_normalized", "name", "updated_at"],
+        update_fields=["address", "address_normalized", "name", "person", "updated_at"],
     )
     address_row_audit(member, action="member.update", actor=actor, fields=MEMBER_FIELDS, before=before)
     return member
@@ -107,7 +129,13 @@ def member_update(*, member: Member, address: str, name: str, actor: Any = None)
 
 @transaction.atomic
 def member_remove(*, member: Member, actor: Any = None) -> None:
-    """Remove a member from their list (leave address, unsubscribe link, console delete)."""
+    """Remove a member from their list (leave address, unsubscribe link, console delete).
+
+    Console removals (an actor) respect an archived list's read-only state; the mail paths never
+    reach an archived list (its addresses are refused at RCPT) but a message stored just before the
+    archiving is still honoured."""
+    if actor is not None:
+        list_writable_require(member.mailing_list)
     before = snapshot(member, MEMBER_FIELDS)
     address_row_audit(member, action="member.remove", actor=actor, fields=MEMBER_FIELDS, before=before, removed=True)
     member.delete()
@@ -118,6 +146,8 @@ def member_status_set(*, member: Member, status: str, actor: Any = None) -> Memb
     """Suspend (配信停止) or resume (再開) delivery to a member, or mark them bouncing."""
     if status not in Member.Status.values:
         raise MailingUserError(f"unknown member status {status!r}")
+    if actor is not None:
+        list_writable_require(member.mailing_list)
     before = snapshot(member, MEMBER_FIELDS)
     member.status = status
     if status == Member.Status.ACTIVE:
@@ -134,6 +164,7 @@ def members_bulk_apply(*, mailing_list: MailingList, member_ids: list[int], acti
     Ids of other lists are ignored (a forged form cannot reach them)."""
     if action not in BULK_ACTIONS:
         raise MailingUserError(_("Choose an action."))
+    list_writable_require(mailing_list)
     members = list(Member.objects.select_for_update().filter(mailing_list=mailing_list, pk__in=member_ids))
     for member in members:
         if action == "delete":

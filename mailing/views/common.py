@@ -18,7 +18,8 @@ from accounts import policy
 from accounts.selectors import User
 from mailing.addresses import join_address, leave_address, list_address
 from mailing.errors import MailingUserError
-from mailing.models import MailingList
+from mailing.models import Broadcast, MailingList
+from mailing.selectors.broadcasts import broadcast_list_ids
 
 Saved = TypeVar("Saved")
 
@@ -49,6 +50,16 @@ def list_context(request: HttpRequest, mailing_list: MailingList, **extra) -> di
         "can_delete_list": policy.list_can_delete(request.user, mailing_list.pk),
         **extra,
     }
+
+
+def broadcast_for_user(user: User, broadcast_id: int) -> Broadcast:
+    """The broadcast, if it exists here (else 404) and the user manages every list it went to (else 403)."""
+    broadcast = Broadcast.objects.select_related("mailing_list").filter(pk=broadcast_id).first()
+    if broadcast is None:
+        raise Http404
+    if not policy.broadcast_can_view(user, broadcast_list_ids(broadcast.pk)):
+        raise PermissionDenied
+    return broadcast
 
 
 def form_saved(request: HttpRequest, form: forms.Form, save: Callable[[dict], Saved]) -> Saved | None:

@@ -127,7 +127,8 @@ def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
     delivery = delivery_get_by_token(token=token)
     if delivery is None:
         raise Http404
-    mailing_list = delivery.broadcast.mailing_list
+    # The recipient's own list: a web broadcast to several lists reached them through it (F7).
+    mailing_list = delivery.member.mailing_list if delivery.member is not None else delivery.broadcast.mailing_list
     context = {"mailing_list": mailing_list, "address": delivery.address, "token": token}
     if request.method == "GET":
         context["already_left"] = delivery.member_id is None

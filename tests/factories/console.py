@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from accounts.services import user_create
 from mailing.models import ListAdmin, MailingList
-from org_groups.models import GroupAdmin
+from org_groups.models import Group, GroupAdmin
 from tests.conftest import TEST_PASSWORD
 from tests.factories import mailing_list_make, sender_make, unique
 
@@ -22,7 +22,19 @@ def managed_list_make(*, admin=None, **fields) -> MailingList:
     return mailing_list
 
 
-def group_admin_make(*lists: MailingList, user=None) -> GroupAdmin:
-    group_admin = GroupAdmin.objects.create(user=user or user_make(), name=unique("group"))
-    group_admin.lists.set(lists)
-    return group_admin
+def group_make(
+    name: str | None = None, *, parent: Group | None = None, mailing_list: MailingList | None = None
+) -> Group:
+    position = Group.objects.filter(parent=parent).count()
+    return Group.objects.create(
+        name=name or unique("グループ"), parent=parent, position=position, mailing_list=mailing_list
+    )
+
+
+def group_admin_make(*lists: MailingList, user=None, group: Group | None = None) -> GroupAdmin:
+    """A group admin of `group`, or of a new group holding one child group per list given."""
+    if group is None:
+        group = group_make()
+        for mailing_list in lists:
+            group_make(mailing_list.name, parent=group, mailing_list=mailing_list)
+    return GroupAdmin.objects.create(user=user or user_make(), group=group)

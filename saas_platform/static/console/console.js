@@ -23,3 +23,14 @@ document.addEventListener("submit", function (event) {
   var note = form.querySelector(".busy-indicator");
   if (note) { note.hidden = false; }
 });
+// Attachments of a broadcast: the size limit is checked when files are chosen, before any upload.
+document.addEventListener("change", function (event) {
+  var input = event.target;
+  if (!input.matches || !input.matches("input[type=file][data-max-bytes]")) { return; }
+  var total = 0;
+  Array.prototype.forEach.call(input.files, function (file) { total += file.size; });
+  var note = input.parentNode.querySelector(".attachment-error");
+  var tooLarge = total > Number(input.dataset.maxBytes);
+  if (note) { note.hidden = !tooLarge; note.textContent = tooLarge ? note.dataset.tooLargeText : ""; }
+  if (tooLarge) { input.value = ""; }
+});
