@@ -14,18 +14,13 @@ from __future__ import annotations
 
 import base64
 import re
-import unicodedata
+
+from mailing.rendering.headers import text_clean
 
 MAX_LINE = 78
 _WORD_OVERHEAD = len("=?UTF-8?B??=")
 _PRINTABLE_ASCII = re.compile(r"^[\x20-\x7e]*$")
 _ATOM_TEXT = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~ -]*$")
-
-
-def header_text_clean(value: str, *, max_length: int = 900) -> str:
-    """One line of text: control characters and line/paragraph separators become single spaces."""
-    cleaned = "".join(" " if unicodedata.category(ch) in {"Cc", "Zl", "Zp", "Cs"} else ch for ch in value)
-    return " ".join(cleaned.split())[:max_length]
 
 
 def _encoded_words(text: str, first_budget: int) -> list[str]:
@@ -64,7 +59,7 @@ def _folded_ascii(name: str, text: str) -> str | None:
 
 def unstructured_field(name: str, value: str) -> bytes:
     """`Name: value` + CRLF for an unstructured field (Subject)."""
-    text = header_text_clean(value)
+    text = text_clean(value)
     if _PRINTABLE_ASCII.match(text) and "=?" not in text:
         folded = _folded_ascii(name, text)
         if folded is not None:
@@ -76,7 +71,7 @@ def unstructured_field(name: str, value: str) -> bytes:
 def phrase_encode(display_name: str, *, first_budget: int) -> str:
     """A display name (RFC 5322 phrase): atoms as they are, other ASCII quoted, anything else as
     encoded-words (allowed in a phrase, RFC 2047 §5(3)); folded lines joined by CRLF SP."""
-    text = header_text_clean(display_name, max_length=200)
+    text = text_clean(display_name, max_length=200)
     if not text:
         return ""
     if _ATOM_TEXT.match(text) and "=?" not in text and len(text) <= first_budget:

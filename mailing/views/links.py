@@ -93,7 +93,8 @@ def _membership_page(request: HttpRequest, token: str, *, purpose: str, max_age:
         return _bad_link(request, error)
     mailing_list = MailingList.objects.filter(id=payload.get("l")).first()
     address = str(payload.get("a", ""))
-    if mailing_list is None or not address:
+    if mailing_list is None or not address or mailing_list.archived_at is not None:
+        # An archived list (read-only, sends nothing) takes no joins or leaves.
         return _bad_link(request, LinkInvalidError("gone"))
     lines = [_("List: %(list)s") % {"list": mailing_list.name}, _("Address: %(address)s") % {"address": address}]
     if request.method == "POST" and request.POST.get("action") == "confirm":

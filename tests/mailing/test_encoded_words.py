@@ -11,7 +11,8 @@ from email.header import decode_header, make_header
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from mailing.rendering.encoded_words import header_text_clean, mailbox_field, unstructured_field
+from mailing.rendering.encoded_words import mailbox_field, unstructured_field
+from mailing.rendering.headers import text_clean
 
 TEXT = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=1200)
 JAPANESE = st.text(
@@ -39,7 +40,7 @@ def test_subject_of_any_text_is_folded_ascii_and_reads_back(text):
     assert field.isascii()
     assert all(len(line) <= 78 for line in _lines(field))
     parsed = email.message_from_bytes(field + b"\r\n", policy=policy.default)
-    assert parsed["Subject"] == header_text_clean(text)
+    assert parsed["Subject"] == text_clean(text)
     assert list(parsed.keys()) == ["Subject"]  # nothing typed can start another field
 
 
@@ -57,7 +58,7 @@ def test_display_name_of_any_text_is_folded_ascii_and_reads_back(name):
     assert list(parsed.keys()) == ["To"]
     [address] = parsed["To"].addresses
     assert address.addr_spec == "taro..yamada@docomo.ne.jp"
-    expected = header_text_clean(name, max_length=200)
+    expected = text_clean(name, max_length=200)
     if "=?" in field.decode():
         # RFC 2047 §6.2 decoding (mail programs); policy.default keeps spaces between encoded-words.
         decoded = str(make_header(decode_header(field.decode().split(":", 1)[1].strip())))
