@@ -1,9 +1,10 @@
 """Absolute links that mail carries to people, on the organization's own host name (which serves its
 console, its list addresses and, under /m/, these links).
 
-- `unsubscribe_link`: each copy's own, made from the delivery's unguessable token (RFC 8058). Made
-  for every copy of a fan-out, so its path is written here rather than reversed per copy
-  (tests/mailing/test_unsubscribe.py checks it against the URLconf).
+- `unsubscribe_link`, `read_confirmation_link`, `survey_choice_link`: each copy's own, made from the
+  delivery's unguessable token (RFC 8058 for the first). Made for every copy of a fan-out, so their
+  paths are written here rather than reversed per copy (mailing/urls.py has the same paths; the
+  tests of the pages follow these links).
 - `link_url`: signed links in notices (join confirmation, leave, moderation). Tokens are
   django.core.signing values whose salt carries the purpose and the organization's schema, so a
   token made for one purpose or organization is invalid for any other (RELIABILITY.md). They expire
@@ -34,6 +35,14 @@ def tenant_link(*, domain: str, path: str) -> str:
 
 def unsubscribe_link(*, domain: str, token: str) -> str:
     return tenant_link(domain=domain, path=f"/m/unsubscribe/{token}/")
+
+
+def read_confirmation_link(*, domain: str, token: str) -> str:
+    return tenant_link(domain=domain, path=f"/m/r/{token}/")
+
+
+def survey_choice_link(*, domain: str, token: str, choice_id: int) -> str:
+    return tenant_link(domain=domain, path=f"/m/s/{token}/{choice_id}/")
 
 
 def _salt(purpose: str) -> str:

@@ -10,7 +10,7 @@ urlpatterns = [
     path("join/<str:token>/", links.join, name="mailing_join"),
     path("leave/<str:token>/", links.leave, name="mailing_leave"),
     path("unsubscribe/<str:token>/", links.unsubscribe, name="mailing_unsubscribe"),
-    # Read confirmation and survey links of web broadcasts (paths also built in mailing.rendering.web_broadcast).
+    # Read confirmation and survey links of web broadcasts (mailing.links builds the same paths per copy).
     path("r/<str:token>/", broadcast_links.read_confirmation, name="mailing_read_confirmation"),
     path("s/<str:token>/<int:choice_id>/", broadcast_links.survey_choice, name="mailing_survey_choice"),
     # Anything else under them (a cut or altered link) gets the same page as an unknown token.

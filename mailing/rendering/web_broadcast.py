@@ -16,7 +16,6 @@ from __future__ import annotations
 import base64
 import dataclasses
 import hashlib
-import re
 import time
 import zoneinfo
 from dataclasses import dataclass
@@ -30,17 +29,17 @@ from django.utils.translation import gettext as _
 
 from mailing.addresses import bounce_address, list_address
 from mailing.dkim import DkimSigner, PreparedSigner, body_canonicalize_relaxed
-from mailing.links import tenant_link, unsubscribe_link
+from mailing.links import read_confirmation_link, survey_choice_link, unsubscribe_link
 from mailing.models import Broadcast
 from mailing.rendering import ListContext, Recipient, RenderedMessage
 from mailing.rendering.encoded_words import mailbox_field, unstructured_field
 from mailing.rendering.headers import address_wire_form, raw_field
 from mailing.rendering.web_content import WebBroadcastContent, web_broadcast_content
+from mailing.smtp import dot_stuffed
 
 PERSONAL_FIELDS = ("to", "list-unsubscribe")
 TOKEN_MARK = "\x00token\x00"  # noqa: S105 (where the recipient's token goes, not a secret)
 _B64_GROUP = 57  # bytes per 76-character base64 line
-_LEADING_DOT = re.compile(rb"^\.", re.MULTILINE)
 _SIGNED = (
     "from",
     "to",
@@ -57,14 +56,6 @@ _SIGNED = (
 )
 
 
-def read_confirmation_path(token: str) -> str:
-    return f"/m/r/{token}/"
-
-
-def survey_choice_path(token: str, choice_id: int) -> str:
-    return f"/m/s/{token}/{choice_id}/"
-
-
 def footer_text(content: WebBroadcastContent, *, domain: str, token: str) -> str:
     """What the body ends with: the personal read-confirmation link and one link per survey choice,
     in the organization's language."""
@@ -76,7 +67,7 @@ def footer_text(content: WebBroadcastContent, *, domain: str, token: str) -> str
             lines += [
                 _("■ Read confirmation"),
                 _("When you have read this message, open the address below and press the button on the page."),
-                tenant_link(domain=domain, path=read_confirmation_path(token)),
+                read_confirmation_link(domain=domain, token=token),
                 "",
             ]
         if content.questions:
@@ -92,7 +83,7 @@ def footer_text(content: WebBroadcastContent, *, domain: str, token: str) -> str
                 lines.append(f"Q{number}. {question.text}" if len(content.questions) > 1 else question.text)
                 for choice_id, label in question.choices:
                     lines.append(f"  {label}")
-                    lines.append(f"  {tenant_link(domain=domain, path=survey_choice_path(token, choice_id))}")
+                    lines.append(f"  {survey_choice_link(domain=domain, token=token, choice_id=choice_id)}")
             lines.append("")
         lines.append(_("These addresses are personal to you: please do not forward them."))
     return "\r\n".join(lines)
@@ -105,10 +96,6 @@ def body_text_normalized(text: str) -> str:
 def _b64_lines(data: bytes) -> bytes:
     encoded = base64.b64encode(data)
     return b"".join(encoded[i : i + 76] + b"\r\n" for i in range(0, len(encoded), 76))
-
-
-def _stuffed(data: bytes) -> bytes:
-    return _LEADING_DOT.sub(b"..", data)
 
 
 def _attachment_part(filename: str, content_type: str, data: bytes) -> bytes:
@@ -221,8 +208,8 @@ class WebBroadcastRenderer:
             body_hash_state=state,
             signer=signer,
             signer_parts=parts,
-            wire_prefix=_stuffed(b"".join(fields) + b"\r\n" + head),
-            wire_suffix=_stuffed(tail) + b".\r\n",
+            wire_prefix=dot_stuffed(b"".join(fields) + b"\r\n" + head),
+            wire_suffix=dot_stuffed(tail) + b".\r\n",
         )
 
     def personal_text(self, token: str) -> bytes:
