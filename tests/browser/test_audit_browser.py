@@ -17,8 +17,8 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 @pytest.mark.parametrize("viewport", [{"width": 1280, "height": 900}, {"width": 390, "height": 844}])
 def test_owner_filters_the_audit_log_by_list(page, base_url, committed_tenant, viewport):
     owner = user_make(is_owner=True)
-    sales = managed_list_make(name=f"株式会社サンプル 営業本部 第二営業部 {unique('')}", admin=owner)
-    other = managed_list_make(name=f"テスト 2年1組 {unique('')}", admin=owner)
+    sales = managed_list_make(name=f"有限会社ためし 総務部 第三課 経理グループ {unique('')}", admin=owner)
+    other = managed_list_make(name=f"監査用 3年B組 {unique('')}", admin=owner)
     members.member_add(mailing_list=sales, address="taro..yamada@docomo.ne.jp", name="山田 太郎", actor=owner)
     members.member_add(mailing_list=other, address="hanako@example.jp", name="花子", actor=owner)
     page.set_viewport_size(viewport)
