@@ -19,6 +19,9 @@ def test_owner_filters_the_audit_log_by_list(page, base_url, committed_tenant, v
     owner = user_make(is_owner=True)
     sales = managed_list_make(name=f"有限会社ためし 総務部 第三課 経理グループ {unique('')}", admin=owner)
     other = managed_list_make(name=f"監査用 3年B組 {unique('')}", admin=owner)
+    # A list whose name is longer than a phone is wide: its option must not widen the page.
+    long_name = "学校法人ためし学園 中等部 第二学年 保護者会 連絡網（緊急時の連絡用）"
+    managed_list_make(name=f"{unique('')} {long_name} {long_name}", admin=owner)
     members.member_add(mailing_list=sales, address="taro..yamada@docomo.ne.jp", name="山田 太郎", actor=owner)
     members.member_add(mailing_list=other, address="hanako@example.jp", name="花子", actor=owner)
     page.set_viewport_size(viewport)
