@@ -23,9 +23,14 @@ _LEADING_DOT = re.compile(rb"^\.", re.MULTILINE)
 _MAX_REPLY_LINE = 8192  # smtplib._MAXLINE
 
 
+def dot_stuffed(data: bytes) -> bytes:
+    """CRLF lines with dot-stuffing (RFC 5321 §4.5.2): a line that starts with "." gets another."""
+    return _LEADING_DOT.sub(b"..", data)
+
+
 def data_terminated(data: bytes) -> bytes:
     """DATA content (CRLF lines) with dot-stuffing (RFC 5321 §4.5.2) and the terminating `.` line."""
-    stuffed = _LEADING_DOT.sub(b"..", data)
+    stuffed = dot_stuffed(data)
     if stuffed and not stuffed.endswith(b"\r\n"):
         stuffed += b"\r\n"
     return stuffed + b".\r\n"

@@ -10,14 +10,10 @@ from __future__ import annotations
 import threading
 
 import dramatiq
-import redis
 from django.conf import settings
 from django.db import close_old_connections, connections
-from dramatiq.broker import MessageProxy
 from dramatiq.brokers.redis import RedisBroker, _RedisConsumer
 from dramatiq.common import compute_backoff
-from dramatiq.errors import ConnectionClosed
-from dramatiq.message import Message
 
 
 class DatabaseConnectionMiddleware(dramatiq.Middleware):
@@ -44,8 +40,9 @@ class _PromptConsumer(_RedisConsumer):
     dramatiq's consumer sleeps its backoff (up to the poll interval) between fetches, also while it
     may not fetch because every slot is taken; the ack that frees a slot (made by the worker thread)
     does not wake it. A fan-out batch waited up to 100 ms after its predecessor's ack: 10-25% of a
-    200-copy batch's time. `ack`/`nack` set an event the wait returns on. The rest of `__next__` is
-    dramatiq 2.2's (constraints.txt pins it; tests/saas_platform/test_broker.py checks the behaviour).
+    200-copy batch's time. Here that one case waits on an event that `ack`/`nack` set; everything
+    else is dramatiq's own `__next__` (no copy of its loop: docs/adr/0002, "The Redis consumer").
+    tests/saas_platform/test_broker.py checks the wake-up.
     """
 
     def __init__(self, *args, **kwargs) -> None:
@@ -65,28 +62,13 @@ class _PromptConsumer(_RedisConsumer):
             self.slot_freed.set()
 
     def __next__(self):
-        try:
-            while True:
-                if self.message_cache:
-                    data = self.message_cache.pop(0)
-                    if data is None:  # dramatiq #266: skipped, as dramatiq does (it logs a warning)
-                        continue
-                    self.misses = 0
-                    message = Message.decode(data)
-                    self.queued_message_ids.add(message.message_id)
-                    return MessageProxy(message)
-                self.slot_freed.clear()  # before counting: an ack from now on ends the wait below
-                messages = []
-                if self.outstanding_message_count < self.prefetch:
-                    self.message_cache = messages = self.broker.do_fetch(
-                        self.queue_name, self.prefetch - self.outstanding_message_count
-                    )
-                if not messages:
-                    self.misses, backoff_ms = compute_backoff(self.misses, max_backoff=self.timeout)
-                    self.slot_freed.wait(backoff_ms / 1000)
-                    return None
-        except redis.ConnectionError as error:
-            raise ConnectionClosed(error) from None
+        if not self.message_cache and self.outstanding_message_count >= self.prefetch:
+            self.slot_freed.clear()  # then count again: an ack from now on ends the wait
+            if self.outstanding_message_count >= self.prefetch:
+                self.misses, backoff_ms = compute_backoff(self.misses, max_backoff=self.timeout)
+                self.slot_freed.wait(backoff_ms / 1000)
+                return None
+        return super().__next__()
 
 
 class PlatformRedisBroker(RedisBroker):

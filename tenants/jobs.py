@@ -18,7 +18,7 @@ import importlib
 import importlib.util
 import logging
 import pkgutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import dramatiq
 from django.apps import apps
@@ -86,18 +86,21 @@ def job_send(actor_name: str, *args: JobArgument) -> None:
 def job_send_on_commit(actor_name: str, *args: JobArgument, robust: bool = False) -> None:
     """Send the job once the current transaction commits (at once when there is none).
 
-    `robust`: the work is findable without this message (a sweeper re-enqueues what was left behind,
-    RELIABILITY.md's transactional outbox), so a broker failure after the commit is logged, not raised.
-    Otherwise the failure reaches the caller, after its commit, as a failed send would.
+    `robust`: a broker failure after the commit is logged, not raised (send_failure_logged), for callers
+    whose committed work must not look failed. Otherwise the failure reaches the caller, after its commit.
     """
     send = functools.partial(job_send, actor_name, *args)
-    if robust:
-        send = functools.partial(_send_logged, send, actor_name, args)
-    transaction.on_commit(send)
+    transaction.on_commit(send_failure_logged(send, actor=actor_name, job_args=list(args)) if robust else send)
 
 
-def _send_logged(send: functools.partial, actor_name: str, args: tuple[JobArgument, ...]) -> None:
-    try:
-        send()
-    except Exception:
-        logger.exception("enqueue after commit failed", extra={"actor": actor_name, "job_args": list(args)})
+def send_failure_logged(send: Callable[[], None], **log_fields: object) -> Callable[[], None]:
+    """`send`, with a failure logged (with `log_fields`) instead of raised: for a send after a commit
+    whose work is found again without it, e.g. by a sweeper (RELIABILITY.md's transactional outbox)."""
+
+    def run() -> None:
+        try:
+            send()
+        except Exception:
+            logger.exception("enqueue after commit failed", extra=log_fields)
+
+    return run

@@ -3,7 +3,8 @@
 Every value that comes from a person (member names, subject tags, list names, subjects) passes
 through `text_clean`, which turns CR, LF and other control characters into spaces before anything is
 encoded, so `"Taro\\r\\nBcc: x@evil"` can only ever be a display name. Non-ASCII text becomes RFC 2047
-encoded-words; folding uses CRLF + space (RFC 5322 §2.2.3).
+encoded-words; folding uses CRLF + space (RFC 5322 §2.2.3). `text_clean` is the one header text
+cleaner: inbound parsing, notices and the web broadcasts' encoded words (encoded_words.py) use it too.
 """
 
 from __future__ import annotations
@@ -15,8 +16,8 @@ import re
 from collections.abc import Callable
 from email.header import Header
 
-# C0 and C1 control characters (CR, LF, NUL, NEL...) and the Unicode line and paragraph separators.
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
+# Unicode categories Cc (C0 and C1 controls), Zl, Zp and Cs (lone surrogates), as one character class.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]+")
 _ATOM_TEXT = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~ -]*$")
 _DOT_ATOM = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*$")
 # Display names and list descriptions up to this many characters (after cleaning) are kept whole:
@@ -26,7 +27,8 @@ _FOLD_AT = 76
 
 
 def text_clean(value: str, *, max_length: int = 900) -> str:
-    """A one-line version of `value`: control characters (CR, LF, NUL, ...) become single spaces."""
+    """A one-line version of `value`: control characters (CR, LF, NUL, ...), line and paragraph separators
+    become single spaces, runs of white space one space; at most `max_length` characters."""
     return " ".join(_CONTROL.sub(" ", value).split())[:max_length]
 
 

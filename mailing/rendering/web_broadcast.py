@@ -16,7 +16,6 @@ from __future__ import annotations
 import base64
 import dataclasses
 import hashlib
-import re
 import time
 import zoneinfo
 from dataclasses import dataclass
@@ -30,17 +29,16 @@ from django.utils.translation import gettext as _
 
 from mailing.addresses import bounce_address, list_address
 from mailing.dkim import DkimSigner, PreparedSigner, body_canonicalize_relaxed
-from mailing.links import tenant_link, unsubscribe_link
+from mailing.links import read_confirmation_link, survey_choice_link, unsubscribe_link
 from mailing.models import Broadcast
 from mailing.rendering import ListContext, Recipient, RenderedMessage
-from mailing.rendering.encoded_words import mailbox_field, unstructured_field
-from mailing.rendering.headers import address_wire_form, raw_field
+from mailing.rendering.headers import address_wire_form, list_id_field, mailbox_field, raw_field, unstructured_encode
 from mailing.rendering.web_content import WebBroadcastContent, web_broadcast_content
+from mailing.smtp import dot_stuffed
 
 PERSONAL_FIELDS = ("to", "list-unsubscribe")
 TOKEN_MARK = "\x00token\x00"  # noqa: S105 (where the recipient's token goes, not a secret)
 _B64_GROUP = 57  # bytes per 76-character base64 line
-_LEADING_DOT = re.compile(rb"^\.", re.MULTILINE)
 _SIGNED = (
     "from",
     "to",
@@ -57,14 +55,6 @@ _SIGNED = (
 )
 
 
-def read_confirmation_path(token: str) -> str:
-    return f"/m/r/{token}/"
-
-
-def survey_choice_path(token: str, choice_id: int) -> str:
-    return f"/m/s/{token}/{choice_id}/"
-
-
 def footer_text(content: WebBroadcastContent, *, domain: str, token: str) -> str:
     """What the body ends with: the personal read-confirmation link and one link per survey choice,
     in the organization's language."""
@@ -76,7 +66,7 @@ def footer_text(content: WebBroadcastContent, *, domain: str, token: str) -> str
             lines += [
                 _("■ Read confirmation"),
                 _("When you have read this message, open the address below and press the button on the page."),
-                tenant_link(domain=domain, path=read_confirmation_path(token)),
+                read_confirmation_link(domain=domain, token=token),
                 "",
             ]
         if content.questions:
@@ -92,7 +82,7 @@ def footer_text(content: WebBroadcastContent, *, domain: str, token: str) -> str
                 lines.append(f"Q{number}. {question.text}" if len(content.questions) > 1 else question.text)
                 for choice_id, label in question.choices:
                     lines.append(f"  {label}")
-                    lines.append(f"  {tenant_link(domain=domain, path=survey_choice_path(token, choice_id))}")
+                    lines.append(f"  {survey_choice_link(domain=domain, token=token, choice_id=choice_id)}")
             lines.append("")
         lines.append(_("These addresses are personal to you: please do not forward them."))
     return "\r\n".join(lines)
@@ -105,10 +95,6 @@ def body_text_normalized(text: str) -> str:
 def _b64_lines(data: bytes) -> bytes:
     encoded = base64.b64encode(data)
     return b"".join(encoded[i : i + 76] + b"\r\n" for i in range(0, len(encoded), 76))
-
-
-def _stuffed(data: bytes) -> bytes:
-    return _LEADING_DOT.sub(b"..", data)
 
 
 def _attachment_part(filename: str, content_type: str, data: bytes) -> bytes:
@@ -158,8 +144,8 @@ class WebBroadcastRenderer:
         post_address = list_address(context.local_part, domain)
         boundary = f"=_web{content.broadcast_id}_{hashlib.sha256(content.subject.encode()).hexdigest()[:12]}"
         fields = [
-            mailbox_field("From", context.name, address_wire_form(post_address)),
-            unstructured_field("Subject", content.subject),
+            mailbox_field("From", context.name, post_address),
+            unstructured_encode("Subject", content.subject),
             raw_field("Date", format_datetime(started_at or timezone.now())),
             # The same Message-ID in every copy and from every worker process (RFC 5322 §3.6.4: one message).
             raw_field("Message-ID", f"<web-{content.broadcast_id}.{int(content.created_at.timestamp())}@{domain}>"),
@@ -182,8 +168,7 @@ class WebBroadcastRenderer:
             fields.append(raw_field("Content-Transfer-Encoding", "base64"))
             head, tail = b"", b""
         fields += [
-            # RFC 2919: the list's name as a phrase, its identifier in angle brackets (a mailbox's shape).
-            mailbox_field("List-Id", context.name, f"{context.local_part}.{domain}"),
+            list_id_field(context.name, f"{context.local_part}.{domain}"),  # RFC 2919
             raw_field("List-Post", f"<mailto:{post_address}>"),
             raw_field("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"),  # RFC 8058 §3.1
             raw_field("Precedence", "list"),
@@ -221,8 +206,8 @@ class WebBroadcastRenderer:
             body_hash_state=state,
             signer=signer,
             signer_parts=parts,
-            wire_prefix=_stuffed(b"".join(fields) + b"\r\n" + head),
-            wire_suffix=_stuffed(tail) + b".\r\n",
+            wire_prefix=dot_stuffed(b"".join(fields) + b"\r\n" + head),
+            wire_suffix=dot_stuffed(tail) + b".\r\n",
         )
 
     def personal_text(self, token: str) -> bytes:
@@ -232,7 +217,7 @@ class WebBroadcastRenderer:
         domain = self.context.domain
         personal_body = self.personal_text(recipient.token)
         personal = [
-            mailbox_field("To", recipient.name, address_wire_form(recipient.address)),
+            mailbox_field("To", recipient.name, recipient.address),
             _list_unsubscribe_field(unsubscribe_link(domain=domain, token=recipient.token)),
         ]
         signature = b""

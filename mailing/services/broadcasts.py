@@ -25,6 +25,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from mailing.models import Broadcast, Delivery, InboundMessage, Member
+from mailing.rendering.headers import text_clean
 from mailing.selectors.admins import list_admin_recipients
 from mailing.selectors.deliveries import batch_has_queued
 from mailing.services.broadcast_recipients import recipients_condition
@@ -58,7 +59,7 @@ def subject_of(raw: bytes) -> str:
     try:
         head = raw.split(b"\r\n\r\n", 1)[0].split(b"\n\n", 1)[0]
         value = BytesHeaderParser(policy=policy.default).parsebytes(head + b"\r\n\r\n").get("subject", "")
-        return " ".join(str(value or "").split())[:998]
+        return text_clean(str(value or ""), max_length=998)
     except Exception:  # a malformed header must not stop distribution
         logger.warning("unreadable subject", exc_info=True)
         return ""

@@ -1,6 +1,8 @@
 """Writes for list members (F3, F4). The console, the join/leave addresses and unsubscribe links all use these.
 
 Every change writes an audit event in the same transaction (`actor` None: the mail path or the system).
+`address_validate`, `person_name_clean`, `address_row_save` and `address_row_audit` are how any address
+on a list (a member, a sender) is checked, stored and audited.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from django.utils.translation import gettext as _
 from audit.services import audit_record, snapshot
 from mailing.addresses import member_address_validate
 from mailing.errors import MailingUserError
-from mailing.models import MailingList, Member, PersonAddress, address_normalize
+from mailing.models import MailingList, Member, PersonAddress, Sender, address_normalize
 
 MEMBER_FIELDS = ["address", "name", "status", "source"]
 BULK_ACTIONS = ("suspend", "resume", "delete")
@@ -52,6 +54,36 @@ def person_id_for_address(address_normalized: str) -> int | None:
     return people.values_list("person_id", flat=True).first()
 
 
+def address_row_save(
+    row: Member | Sender, *, address: str, duplicate: str, update_fields: list[str] | None = None
+) -> None:
+    """Store `address` on a member or sender row (validated, kept exactly as given, normalized for
+    uniqueness) and save the row. An address the list already has becomes the person's error
+    `duplicate` (a message with %(address)s), not a database error."""
+    row.address = address_validate(address)
+    row.address_normalized = address_normalize(row.address)
+    try:
+        with transaction.atomic():
+            row.save(update_fields=update_fields)
+    except IntegrityError as error:
+        raise MailingUserError(duplicate % {"address": row.address}) from error
+
+
+def address_row_audit(
+    row: Member | Sender,
+    *,
+    action: str,
+    actor: Any,
+    fields: list[str],
+    before: dict | None = None,
+    removed: bool = False,
+) -> None:
+    """The audit event of a change to a member or sender row: `before` as given, `after` the row as it is
+    now (none when it is being removed)."""
+    after = None if removed else snapshot(row, fields)
+    audit_record(actor=actor, action=action, obj=row, mailing_list_id=row.mailing_list_id, before=before, after=after)
+
+
 @transaction.atomic
 def member_add(
     *,
@@ -63,26 +95,14 @@ def member_add(
 ) -> Member:
     """Add a member; the address is validated and stored exactly as given. Duplicates are refused."""
     list_writable_require(mailing_list)
-    address = address_validate(address)
-    try:
-        with transaction.atomic():
-            member = Member.objects.create(
-                mailing_list=mailing_list,
-                address=address,
-                address_normalized=address_normalize(address),
-                name=person_name_clean(name),
-                source=source,
-                person_id=person_id_for_address(address_normalize(address)),
-            )
-    except IntegrityError as error:
-        raise MailingUserError(_("%(address)s is already a member of this list.") % {"address": address}) from error
-    audit_record(
-        actor=actor,
-        action="member.add",
-        obj=member,
-        mailing_list_id=mailing_list.pk,
-        after=snapshot(member, MEMBER_FIELDS),
+    member = Member(
+        mailing_list=mailing_list,
+        name=person_name_clean(name),
+        source=source,
+        person_id=person_id_for_address(address_normalize(address)),
     )
+    address_row_save(member, address=address, duplicate=_("%(address)s is already a member of this list."))
+    address_row_audit(member, action="member.add", actor=actor, fields=MEMBER_FIELDS)
     return member
 
 
@@ -95,24 +115,15 @@ def member_update(*, member: Member, address: str, name: str, actor: Any = None)
     """Change a member's address or name (console)."""
     list_writable_require(member.mailing_list)
     before = snapshot(member, MEMBER_FIELDS)
-    address = address_validate(address)
-    member.address = address
-    member.address_normalized = address_normalize(address)
     member.name = person_name_clean(name)
-    member.person_id = person_id_for_address(member.address_normalized)
-    try:
-        with transaction.atomic():
-            member.save(update_fields=["address", "address_normalized", "name", "person", "updated_at"])
-    except IntegrityError as error:
-        raise MailingUserError(_("%(address)s is already a member of this list.") % {"address": address}) from error
-    audit_record(
-        actor=actor,
-        action="member.update",
-        obj=member,
-        mailing_list_id=member.mailing_list_id,
-        before=before,
-        after=snapshot(member, MEMBER_FIELDS),
+    member.person_id = person_id_for_address(address_normalize(address))
+    address_row_save(
+        member,
+        address=address,
+        duplicate=_("%(address)s is already a member of this list."),
+        update_fields=["address", "address_normalized", "name", "person", "updated_at"],
     )
+    address_row_audit(member, action="member.update", actor=actor, fields=MEMBER_FIELDS, before=before)
     return member
 
 
@@ -126,7 +137,7 @@ def member_remove(*, member: Member, actor: Any = None) -> None:
     if actor is not None:
         list_writable_require(member.mailing_list)
     before = snapshot(member, MEMBER_FIELDS)
-    audit_record(actor=actor, action="member.remove", obj=member, mailing_list_id=member.mailing_list_id, before=before)
+    address_row_audit(member, action="member.remove", actor=actor, fields=MEMBER_FIELDS, before=before, removed=True)
     member.delete()
 
 
@@ -142,14 +153,7 @@ def member_status_set(*, member: Member, status: str, actor: Any = None) -> Memb
     if status == Member.Status.ACTIVE:
         member.bounce_score = 0
     member.save(update_fields=["status", "bounce_score", "updated_at"])
-    audit_record(
-        actor=actor,
-        action="member.status",
-        obj=member,
-        mailing_list_id=member.mailing_list_id,
-        before=before,
-        after=snapshot(member, MEMBER_FIELDS),
-    )
+    address_row_audit(member, action="member.status", actor=actor, fields=MEMBER_FIELDS, before=before)
     return member
 
 

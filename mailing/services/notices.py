@@ -19,7 +19,7 @@ from email.message import EmailMessage
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.utils import timezone, translation
+from django.utils import timezone
 
 from mailing.addresses import list_address
 from mailing.dkim import message_sign
@@ -126,6 +126,8 @@ def notice_queue(
         recipient=to,
         raw=message.as_bytes(),
     )
+    # robust: the processing that decided the notice has committed and must not fail for a broker
+    # that is down. Nothing re-enqueues such a notice yet: it stays QUEUED (visible in the table).
     job_send_on_commit("send_notice", connection.schema_name, notice.id, robust=True)
     return notice
 
@@ -170,13 +172,3 @@ def notice_send(*, notice_id: int) -> None:
                 notice.sent_at = timezone.now()
             notice.last_response = reply[:1000]
         notice.save(update_fields=["state", "attempts", "last_response", "sent_at"])
-
-
-def with_language(function):
-    """Run a notice builder in the organization's language (Japanese organizations get Japanese mail)."""
-
-    def wrapper(*args, **kwargs):
-        with translation.override(notice_language()):
-            return function(*args, **kwargs)
-
-    return wrapper

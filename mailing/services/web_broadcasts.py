@@ -31,7 +31,7 @@ from mailing.models import (
     SurveyQuestion,
     WebBroadcast,
 )
-from mailing.rendering.encoded_words import header_text_clean
+from mailing.rendering.headers import text_clean
 from mailing.services.broadcasts import broadcast_deliveries_plan
 from tenants.scheduled_broadcasts import scheduled_broadcast_index_clear, scheduled_broadcast_index_set
 
@@ -61,8 +61,8 @@ def attachment_limit_bytes() -> int:
 def _questions_clean(questions: list[QuestionInput]) -> list[QuestionInput]:
     cleaned = []
     for number, question in enumerate(questions, start=1):
-        text = header_text_clean(question.text, max_length=500)
-        choices = tuple(header_text_clean(choice, max_length=100) for choice in question.choices)
+        text = text_clean(question.text, max_length=500)
+        choices = tuple(text_clean(choice, max_length=100) for choice in question.choices)
         choices = tuple(choice for choice in choices if choice)
         if not text and not choices:
             continue
@@ -114,7 +114,7 @@ def web_broadcast_draft_save(
     """
     if not lists:
         raise MailingUserError(_("Choose at least one list."))
-    subject = header_text_clean(subject, max_length=998)
+    subject = text_clean(subject, max_length=998)
     if not subject:
         raise MailingUserError(_("Enter a subject."))
     if not body_text.strip():
@@ -156,7 +156,7 @@ def web_broadcast_draft_save(
     for attachment in new_attachments or []:
         BroadcastAttachment.objects.create(
             broadcast=broadcast,
-            filename=header_text_clean(attachment.filename, max_length=255) or "attachment",
+            filename=text_clean(attachment.filename, max_length=255) or "attachment",
             content_type=attachment.content_type[:127] or "application/octet-stream",
             size=len(attachment.data),
             data=attachment.data,
@@ -262,7 +262,7 @@ def web_broadcast_follow_up_create(*, broadcast: Broadcast, kind: str, actor: An
         mailing_list_id=broadcast.mailing_list_id,
         channel=Broadcast.Channel.WEB,
         state=Broadcast.State.DRAFT,
-        subject=header_text_clean(f"{prefix} {broadcast.subject}", max_length=998),
+        subject=text_clean(f"{prefix} {broadcast.subject}", max_length=998),
         body_text=broadcast.body_text,
         author_user=actor if getattr(actor, "is_authenticated", False) else None,
         author_address=(getattr(actor, "email", "") or "")[:254],

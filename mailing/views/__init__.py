@@ -4,7 +4,3 @@
 - `lists`, `members`, `senders`, `admins`: the console (login; every view asks accounts.policy),
   mounted by saas_platform.urls_console.
 """
-
-from mailing.views.links import unsubscribe
-
-__all__ = ["unsubscribe"]

@@ -14,7 +14,7 @@ from mailing.errors import MailingUserError
 from mailing.forms import AdminAddForm
 from mailing.models import ListAdmin
 from mailing.services import admins as admin_services
-from mailing.views.common import list_context, list_for_user
+from mailing.views.common import form_saved, list_context, list_for_user
 
 
 def _invitation_send(request: HttpRequest, email: str) -> None:
@@ -29,25 +29,22 @@ def _invitation_send(request: HttpRequest, email: str) -> None:
 def admin_list(request: HttpRequest, list_id: int) -> HttpResponse:
     mailing_list = list_for_user(request.user, list_id)
     form = AdminAddForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        try:
-            admin, invited = admin_services.list_admin_add(
-                mailing_list=mailing_list, actor=request.user, **form.cleaned_data
+    added = form_saved(
+        request, form, lambda data: admin_services.list_admin_add(mailing_list=mailing_list, actor=request.user, **data)
+    )
+    if added is not None:
+        admin, invited = added
+        if invited:
+            email = admin.user.email
+            transaction.on_commit(lambda: _invitation_send(request, email))
+            messages.success(
+                request,
+                _("%(user)s was invited: a mail to set a password went to %(email)s.")
+                % {"user": admin.user.get_username(), "email": email},
             )
-        except MailingUserError as error:
-            form.add_error(None, str(error))
         else:
-            if invited:
-                email = admin.user.email
-                transaction.on_commit(lambda: _invitation_send(request, email))
-                messages.success(
-                    request,
-                    _("%(user)s was invited: a mail to set a password went to %(email)s.")
-                    % {"user": admin.user.get_username(), "email": email},
-                )
-            else:
-                messages.success(request, _("%(user)s is now an admin.") % {"user": admin.user.get_username()})
-            return redirect("console:admin_list", list_id=mailing_list.pk)
+            messages.success(request, _("%(user)s is now an admin.") % {"user": admin.user.get_username()})
+        return redirect("console:admin_list", list_id=mailing_list.pk)
     admins = list(mailing_list.admins.select_related("user").order_by("user__username"))
     for admin in admins:
         admin.can_remove = policy.admin_role_can_remove(request.user, list_id=mailing_list.pk, target=admin.user)

@@ -4,8 +4,8 @@
   some run scripts, so the pages have none). GET shows one button; only its POST records.
 - Every bad link (malformed, tampered, unknown, another organization's token, a choice of another
   survey) gets the same page and status; an expired one (BROADCAST_LINK_RETENTION_DAYS) says so.
-- `Referrer-Policy: same-origin`: Chromium must send the page's own origin with the POST (Django's
-  CSRF check); the token never leaves for another site.
+- `link_page` (mailing.views.links): `Referrer-Policy: same-origin` (Chromium must send the page's own
+  origin with the POST, Django's CSRF check; the token never leaves for another site), no-store.
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ from __future__ import annotations
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
-from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
 from mailing.errors import MailingUserError
@@ -26,24 +25,20 @@ from mailing.selectors.broadcast_links import (
     survey_choice_get,
 )
 from mailing.services.broadcast_links import link_visit_record, read_confirm, survey_answer_record
-
-
-def _headers(response: HttpResponse) -> HttpResponse:
-    response["Referrer-Policy"] = "same-origin"
-    response["X-Robots-Tag"] = "noindex"
-    return response
+from mailing.views.links import link_page
 
 
 def _bad_link(request: HttpRequest) -> HttpResponse:
-    return _headers(render(request, "mailing/links/bad_link.html", status=404))
+    return render(request, "mailing/links/bad_link.html", status=404)
 
 
+@link_page
 def bad_link(request: HttpRequest) -> HttpResponse:
     return _bad_link(request)
 
 
 def _expired(request: HttpRequest, recipient: LinkRecipient) -> HttpResponse:
-    return _headers(render(request, "mailing/links/expired.html", {"recipient": recipient}, status=410))
+    return render(request, "mailing/links/expired.html", {"recipient": recipient}, status=410)
 
 
 def _visit(request: HttpRequest, recipient: LinkRecipient, kind: str, choice_id: int | None = None) -> None:
@@ -59,10 +54,10 @@ def _visit(request: HttpRequest, recipient: LinkRecipient, kind: str, choice_id:
 
 def _head() -> HttpResponse:
     """HEAD: the headers a GET would have, no page (and nothing recorded but the visit)."""
-    return _headers(HttpResponse(content_type="text/html; charset=utf-8"))
+    return HttpResponse(content_type="text/html; charset=utf-8")
 
 
-@never_cache
+@link_page
 @require_http_methods(["GET", "HEAD", "POST"])
 def read_confirmation(request: HttpRequest, token: str) -> HttpResponse:
     recipient = link_recipient_get(token=token)
@@ -82,10 +77,10 @@ def read_confirmation(request: HttpRequest, token: str) -> HttpResponse:
         return _head()
     confirmation = read_confirmation_get(delivery_id=recipient.delivery_id)
     context = {"recipient": recipient, "broadcast": recipient.broadcast, "confirmation": confirmation}
-    return _headers(render(request, "mailing/links/read_confirmation.html", context))
+    return render(request, "mailing/links/read_confirmation.html", context)
 
 
-@never_cache
+@link_page
 @require_http_methods(["GET", "HEAD", "POST"])
 def survey_choice(request: HttpRequest, token: str, choice_id: int) -> HttpResponse:
     recipient = link_recipient_get(token=token)
@@ -137,7 +132,7 @@ def survey_choice(request: HttpRequest, token: str, choice_id: int) -> HttpRespo
         "error": error,
         "done": request.GET.get("done") == "1" and answer is not None,
     }
-    return _headers(render(request, "mailing/links/survey.html", context, status=200))
+    return render(request, "mailing/links/survey.html", context, status=200)
 
 
 def _int(value) -> int:

@@ -8,12 +8,11 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
 from accounts import policy
-from mailing.errors import MailingUserError
 from mailing.forms import ListCreateForm, ListDeleteForm, ListForm
 from mailing.selectors.deliveries import broadcasts_with_failures
 from mailing.selectors.members import member_status_counts
 from mailing.services import lists as list_services
-from mailing.views.common import list_context, list_for_user
+from mailing.views.common import form_saved, list_context, list_for_user
 
 
 @login_required
@@ -21,14 +20,12 @@ from mailing.views.common import list_context, list_for_user
 def list_create(request: HttpRequest) -> HttpResponse:
     policy.require(policy.list_can_create(request.user))
     form = ListCreateForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        try:
-            mailing_list = list_services.list_create(admin_user=request.user, actor=request.user, **form.cleaned_data)
-        except MailingUserError as error:
-            form.add_error(None, str(error))
-        else:
-            messages.success(request, _("The list %(name)s was created.") % {"name": mailing_list.name})
-            return redirect("console:list_detail", list_id=mailing_list.pk)
+    mailing_list = form_saved(
+        request, form, lambda data: list_services.list_create(admin_user=request.user, actor=request.user, **data)
+    )
+    if mailing_list is not None:
+        messages.success(request, _("The list %(name)s was created.") % {"name": mailing_list.name})
+        return redirect("console:list_detail", list_id=mailing_list.pk)
     return render(request, "mailing/list_form.html", {"form": form, "creating": True})
 
 
@@ -56,14 +53,12 @@ def list_edit(request: HttpRequest, list_id: int) -> HttpResponse:
     mailing_list = list_for_user(request.user, list_id)
     initial = {field: getattr(mailing_list, field) for field in list_services.LIST_FIELDS}
     form = ListForm(request.POST or None, initial=initial)
-    if request.method == "POST" and form.is_valid():
-        try:
-            list_services.list_update(mailing_list=mailing_list, actor=request.user, **form.cleaned_data)
-        except MailingUserError as error:
-            form.add_error(None, str(error))
-        else:
-            messages.success(request, _("The list settings were saved."))
-            return redirect("console:list_detail", list_id=mailing_list.pk)
+    saved = form_saved(
+        request, form, lambda data: list_services.list_update(mailing_list=mailing_list, actor=request.user, **data)
+    )
+    if saved is not None:
+        messages.success(request, _("The list settings were saved."))
+        return redirect("console:list_detail", list_id=mailing_list.pk)
     return render(request, "mailing/list_form.html", list_context(request, mailing_list, form=form, tab="settings"))
 
 
@@ -73,17 +68,15 @@ def list_delete(request: HttpRequest, list_id: int) -> HttpResponse:
     mailing_list = list_for_user(request.user, list_id)
     policy.require(policy.list_can_delete(request.user, mailing_list.pk))
     form = ListDeleteForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        name = mailing_list.name
-        try:
-            list_services.list_delete(
-                mailing_list=mailing_list, confirmation=form.cleaned_data["confirmation"], actor=request.user
-            )
-        except MailingUserError as error:
-            form.add_error(None, str(error))
-        else:
-            messages.success(request, _("The list %(name)s was deleted.") % {"name": name})
-            return redirect("console:home")
+    name = mailing_list.name
+
+    def delete(data: dict) -> str:
+        list_services.list_delete(mailing_list=mailing_list, confirmation=data["confirmation"], actor=request.user)
+        return name
+
+    if form_saved(request, form, delete) is not None:
+        messages.success(request, _("The list %(name)s was deleted.") % {"name": name})
+        return redirect("console:home")
     return render(
         request,
         "mailing/list_delete.html",

@@ -17,7 +17,7 @@ from mailing.models import Member, MemberImport
 from mailing.selectors.members import SORTS, members_csv_rows, members_filter
 from mailing.services import member_import as import_services
 from mailing.services import members as member_services
-from mailing.views.common import ids_from, list_context, list_for_user
+from mailing.views.common import address_row_edit, form_saved, ids_from, list_context, list_for_user
 
 PAGE_SIZE = 50
 
@@ -80,14 +80,12 @@ def member_export(request: HttpRequest, list_id: int) -> StreamingHttpResponse:
 def member_add(request: HttpRequest, list_id: int) -> HttpResponse:
     mailing_list = list_for_user(request.user, list_id)
     form = MemberForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        try:
-            member = member_services.member_add(mailing_list=mailing_list, actor=request.user, **form.cleaned_data)
-        except MailingUserError as error:
-            form.add_error(None, str(error))
-        else:
-            messages.success(request, _("%(address)s was added.") % {"address": member.address})
-            return redirect("console:member_list", list_id=mailing_list.pk)
+    member = form_saved(
+        request, form, lambda data: member_services.member_add(mailing_list=mailing_list, actor=request.user, **data)
+    )
+    if member is not None:
+        messages.success(request, _("%(address)s was added.") % {"address": member.address})
+        return redirect("console:member_list", list_id=mailing_list.pk)
     return render(request, "mailing/member_form.html", list_context(request, mailing_list, form=form, tab="members"))
 
 
@@ -97,18 +95,13 @@ def member_edit(request: HttpRequest, list_id: int, member_id: int) -> HttpRespo
     mailing_list = list_for_user(request.user, list_id)
     member = get_object_or_404(Member, pk=member_id, mailing_list=mailing_list)
     form = MemberForm(request.POST or None, initial={"address": member.address, "name": member.name})
-    if request.method == "POST" and form.is_valid():
-        try:
-            member_services.member_update(member=member, actor=request.user, **form.cleaned_data)
-        except MailingUserError as error:
-            form.add_error(None, str(error))
-        else:
-            messages.success(request, _("%(address)s was saved.") % {"address": member.address})
-            return redirect("console:member_list", list_id=mailing_list.pk)
-    return render(
+    return address_row_edit(
         request,
-        "mailing/member_form.html",
-        list_context(request, mailing_list, form=form, member=member, tab="members"),
+        mailing_list,
+        member,
+        form,
+        lambda data: member_services.member_update(member=member, actor=request.user, **data),
+        page="member",
     )
 
 

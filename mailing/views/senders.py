@@ -11,7 +11,7 @@ from mailing.errors import MailingUserError
 from mailing.forms import SenderForm
 from mailing.models import Sender
 from mailing.services import senders as sender_services
-from mailing.views.common import list_context, list_for_user
+from mailing.views.common import address_row_edit, form_saved, list_context, list_for_user
 
 
 @login_required
@@ -20,14 +20,12 @@ def sender_list(request: HttpRequest, list_id: int) -> HttpResponse:
     """The list's sender addresses, grouped by person, with the form to add one."""
     mailing_list = list_for_user(request.user, list_id)
     form = SenderForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        try:
-            sender = sender_services.sender_add(mailing_list=mailing_list, actor=request.user, **form.cleaned_data)
-        except MailingUserError as error:
-            form.add_error(None, str(error))
-        else:
-            messages.success(request, _("%(address)s may now post to the list.") % {"address": sender.address})
-            return redirect("console:sender_list", list_id=mailing_list.pk)
+    sender = form_saved(
+        request, form, lambda data: sender_services.sender_add(mailing_list=mailing_list, actor=request.user, **data)
+    )
+    if sender is not None:
+        messages.success(request, _("%(address)s may now post to the list.") % {"address": sender.address})
+        return redirect("console:sender_list", list_id=mailing_list.pk)
     senders = mailing_list.senders.order_by("person_name", "address_normalized")
     return render(
         request, "mailing/senders.html", list_context(request, mailing_list, form=form, senders=senders, tab="senders")
@@ -40,18 +38,13 @@ def sender_edit(request: HttpRequest, list_id: int, sender_id: int) -> HttpRespo
     mailing_list = list_for_user(request.user, list_id)
     sender = get_object_or_404(Sender, pk=sender_id, mailing_list=mailing_list)
     form = SenderForm(request.POST or None, initial={"address": sender.address, "person_name": sender.person_name})
-    if request.method == "POST" and form.is_valid():
-        try:
-            sender_services.sender_update(sender=sender, actor=request.user, **form.cleaned_data)
-        except MailingUserError as error:
-            form.add_error(None, str(error))
-        else:
-            messages.success(request, _("%(address)s was saved.") % {"address": sender.address})
-            return redirect("console:sender_list", list_id=mailing_list.pk)
-    return render(
+    return address_row_edit(
         request,
-        "mailing/sender_form.html",
-        list_context(request, mailing_list, form=form, sender=sender, tab="senders"),
+        mailing_list,
+        sender,
+        form,
+        lambda data: sender_services.sender_update(sender=sender, actor=request.user, **data),
+        page="sender",
     )
 
 

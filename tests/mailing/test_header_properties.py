@@ -1,4 +1,5 @@
-"""Property tests: every header built from a person's text is right at any length and in any script.
+"""Property tests: every header built from a person's text is right at any length and in any script,
+in copies of posts by mail and of web broadcasts, and in notices.
 
 Names of lists, members and senders, subject tags and subjects come from people: long Japanese names,
 emoji, quotes, backslashes, text that looks like an encoded-word. For any of them, each rendered copy
@@ -16,6 +17,7 @@ import email.policy
 import email.utils
 import functools
 import unicodedata
+from datetime import UTC, datetime
 from email.header import Header
 from email.message import EmailMessage
 
@@ -26,6 +28,8 @@ from hypothesis import strategies as st
 from mailing.rendering import ListContext, Recipient
 from mailing.rendering.headers import display_name_decode, mailbox_field, text_clean
 from mailing.rendering.mail_post import MailPostRenderer
+from mailing.rendering.web_broadcast import WebBroadcastRenderer
+from mailing.rendering.web_content import WebBroadcastContent
 from mailing.services.inbound.parse import message_parse
 from mailing.services.notices import notice_message_build
 from tenants.services import dkim_key_generate
@@ -171,6 +175,40 @@ def test_every_copy_parses_back_to_the_same_names_and_subject(list_name, member_
     assert str(copy["List-Id"]) == (
         f"{cleaned_list_name} <eigyo2.test.localhost>" if cleaned_list_name else "<eigyo2.test.localhost>"
     )
+    assert _verify(data, key_pair[1])
+
+
+@PROPERTY_SETTINGS
+@given(list_name=any_name, member_name=any_name, subject=subjects)
+def test_every_web_broadcast_copy_parses_back_to_the_same_names_and_subject(list_name, member_name, subject):
+    """Web broadcasts (composed in the console) use the same header writers as posts by mail."""
+    key_pair = _key_pair()
+    context = ListContext(
+        local_part="eigyo2",
+        name=list_name,
+        subject_tag="",
+        domain="test.localhost",
+        dkim_selector="mlp1",
+        dkim_private_key=key_pair[0],
+    )
+    content = WebBroadcastContent(
+        broadcast_id=7,
+        subject=subject,
+        body_text="来週の予定です。\n",
+        created_at=datetime(2026, 12, 1, 9, 0, tzinfo=UTC),
+        read_confirmation=True,
+    )
+    renderer = WebBroadcastRenderer.from_content(content, context)
+    data = renderer.render(Recipient(address="taro..yamada@docomo.ne.jp", name=member_name, token="tok12345abcd")).data
+
+    _assert_lines_short(data)
+    copy = email.message_from_bytes(data, policy=email.policy.default)
+    [to] = copy["To"].addresses
+    assert (to.display_name, to.addr_spec) == (text_clean(member_name), "taro..yamada@docomo.ne.jp")
+    [sender] = copy["From"].addresses
+    assert (sender.display_name, sender.addr_spec) == (text_clean(list_name), "eigyo2@test.localhost")
+    assert str(copy["Subject"]) == text_clean(subject)
+    assert str(copy["List-Id"]) == f"{text_clean(list_name)} <eigyo2.test.localhost>".lstrip()
     assert _verify(data, key_pair[1])
 
 

@@ -12,13 +12,14 @@ import logging
 
 from django.conf import settings
 from django.db.models import F
-from django.utils import timezone, translation
+from django.utils import translation
 from django.utils.translation import gettext as _
 from flufl.bounce import all_failures
 
 from mailing.addresses import local_part_parse
 from mailing.models import Delivery, InboundMessage, Member
 from mailing.selectors.admins import list_admin_recipients
+from mailing.services.inbound.finish import message_finish
 from mailing.services.members import member_status_set
 from mailing.services.notices import notice_language, notice_queue
 
@@ -26,10 +27,7 @@ logger = logging.getLogger(__name__)
 
 
 def _finish(message: InboundMessage, state: str, reason: str, result: str) -> None:
-    message.state = state
-    message.decision_reasons = [*message.decision_reasons, {"rule": "bounce", "result": result, "reason": reason}]
-    message.processed_at = timezone.now()
-    message.save(update_fields=["state", "decision_reasons", "processed_at"])
+    message_finish(message, state, [{"rule": "bounce", "result": result, "reason": reason}])
 
 
 def failures_detect(raw: bytes) -> tuple[set[str], set[str]]:

@@ -4,36 +4,28 @@ from __future__ import annotations
 
 import logging
 
-from django.conf import settings
 from django.db import transaction
-from django.utils import timezone, translation
+from django.utils import translation
 from django.utils.translation import gettext as _
 
+from mailing.links import link_url
 from mailing.models import InboundMessage
 from mailing.selectors.admins import list_admin_recipients
 from mailing.services.broadcasts import broadcast_create_for_mail
 from mailing.services.inbound import authorization
-from mailing.services.inbound.authentication import AuthenticationResult
+from mailing.services.inbound.finish import message_finish
 from mailing.services.inbound.parse import ParsedMessage, message_parse
 from mailing.services.notices import notice_language, notice_queue
-from mailing.signed_links import link_url
 
 logger = logging.getLogger(__name__)
 MODERATION_PURPOSE = "moderate"
-
-
-def _finish(message: InboundMessage, state: str, reasons: list[dict]) -> None:
-    message.state = state
-    message.decision_reasons = [*message.decision_reasons, *reasons]
-    message.processed_at = timezone.now()
-    message.save(update_fields=["state", "decision_reasons", "processed_at"])
 
 
 def message_distribute(*, message: InboundMessage, author_address: str, rewrite_from: bool) -> None:
     broadcast = broadcast_create_for_mail(
         inbound_message=message, author_address=author_address, rewrite_from=rewrite_from
     )
-    _finish(
+    message_finish(
         message,
         InboundMessage.State.DISTRIBUTED,
         [
@@ -49,7 +41,7 @@ def message_distribute(*, message: InboundMessage, author_address: str, rewrite_
 def message_hold(*, message: InboundMessage, parsed: ParsedMessage, reasons: list[dict]) -> None:
     """Keep the post for a moderator and mail each list admin a link to approve or reject it, in the
     admin's own language (else the organization's); the rule's technical reason follows, labelled."""
-    _finish(message, InboundMessage.State.HELD, reasons)
+    message_finish(message, InboundMessage.State.HELD, reasons)
     url = link_url("mailing_moderate", MODERATION_PURPOSE, {"m": message.id})
     detail = reasons[-1]["reason"] if reasons else ""
     for recipient in list_admin_recipients(message.mailing_list):
@@ -72,19 +64,34 @@ def message_hold(*, message: InboundMessage, parsed: ParsedMessage, reasons: lis
         )
 
 
-def notice_target_for_reject(*, message: InboundMessage, parsed: ParsedMessage, auth: AuthenticationResult) -> str:
+def reject_notice_target(
+    *, envelope_from: str, from_address: str, from_authenticated: bool, return_path_authenticated: bool
+) -> str:
     """Where a reject notice may go: never to <>, never to an address nobody vouched for (backscatter)."""
-    if not message.envelope_from:
+    if not envelope_from:
         return ""
-    if auth.from_authenticated and parsed.from_address:
-        return parsed.from_address
-    if auth.return_path_authenticated:
-        return message.envelope_from
+    if from_authenticated and from_address:
+        return from_address
+    if return_path_authenticated:
+        return envelope_from
     return ""
 
 
-def message_reject(*, message: InboundMessage, parsed: ParsedMessage, reasons: list[dict], notify: str) -> None:
-    """Refuse the post; a polite notice goes to `notify` when that is an authenticated address."""
+def message_reject(
+    *,
+    message: InboundMessage,
+    parsed: ParsedMessage,
+    reasons: list[dict],
+    from_authenticated: bool,
+    return_path_authenticated: bool,
+) -> None:
+    """Refuse the post; a polite notice goes to the author when an authenticated address can take it."""
+    notify = reject_notice_target(
+        envelope_from=message.envelope_from,
+        from_address=parsed.from_address,
+        from_authenticated=from_authenticated,
+        return_path_authenticated=return_path_authenticated,
+    )
     if notify:
         reasons = [*reasons, {"rule": "notice", "result": "sent", "reason": f"reject notice to {notify}"}]
         with translation.override(notice_language()):
@@ -108,7 +115,7 @@ def message_reject(*, message: InboundMessage, parsed: ParsedMessage, reasons: l
             *reasons,
             {"rule": "notice", "result": "silent", "reason": "no reject notice: null or unauthenticated return path"},
         ]
-    _finish(message, InboundMessage.State.REJECTED, reasons)
+    message_finish(message, InboundMessage.State.REJECTED, reasons)
 
 
 def _authentication_record(message: InboundMessage) -> dict:
@@ -138,16 +145,13 @@ def moderation_decide(*, inbound_message_id: int, approve: bool, moderator: str 
         message_distribute(message=message, author_address=parsed.from_address, rewrite_from=rewrite)
     else:
         reasons = [{"rule": "moderation", "result": "reject", "reason": f"rejected by {who}"}]
-        auth = _authentication_record(message)
-        notify = ""
-        if message.envelope_from and auth.get("from_authenticated") and parsed.from_address:
-            notify = parsed.from_address
-        elif message.envelope_from and auth.get("spf_result") == "pass":
-            notify = message.envelope_from
-        message_reject(message=message, parsed=parsed, reasons=reasons, notify=notify)
+        auth = _authentication_record(message)  # as recorded when the post was held
+        message_reject(
+            message=message,
+            parsed=parsed,
+            reasons=reasons,
+            from_authenticated=bool(auth.get("from_authenticated")),
+            return_path_authenticated=auth.get("spf_result") == "pass",
+        )
     logger.info("moderation decided", extra={"inbound": message.id, "approve": approve})
     return message
-
-
-def moderation_max_age() -> int:
-    return settings.MAIL_MODERATION_MAX_AGE_SECONDS

@@ -19,29 +19,23 @@ import time
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.utils import timezone, translation
+from django.utils import translation
 from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext as _
 
 from mailing.addresses import join_reply_address, leave_address, local_part_parse
 from mailing.errors import MailingUserError
+from mailing.links import link_url
 from mailing.models import InboundMessage, MailingList, Member
 from mailing.services.inbound.authentication import AuthenticationResult
+from mailing.services.inbound.finish import message_finish
 from mailing.services.inbound.parse import ParsedMessage
 from mailing.services.members import member_add, member_get_by_address, member_remove
 from mailing.services.notices import notice_language, notice_queue
-from mailing.signed_links import link_url
 
 JOIN_PURPOSE = "join"
 LEAVE_PURPOSE = "leave"
 LEAVE_LINK_MAX_AGE_SECONDS = 400 * 24 * 3600  # a welcome mail's leave link keeps working for a long time
-
-
-def _done(message: InboundMessage, reasons: list[dict]) -> None:
-    message.state = InboundMessage.State.DONE
-    message.decision_reasons = [*message.decision_reasons, *reasons]
-    message.processed_at = timezone.now()
-    message.save(update_fields=["state", "decision_reasons", "processed_at"])
 
 
 def _welcome_queue(mailing_list: MailingList, address: str, answering: InboundMessage | None) -> None:
@@ -112,7 +106,11 @@ def join_process(*, message: InboundMessage, parsed: ParsedMessage, auth: Authen
     mailing_list = message.mailing_list
     address = _sender_address(message, parsed)
     if member_get_by_address(mailing_list=mailing_list, address=address) is not None:
-        _done(message, [{"rule": "join", "result": "none", "reason": f"{address} is already a member"}])
+        message_finish(
+            message,
+            InboundMessage.State.DONE,
+            [{"rule": "join", "result": "none", "reason": f"{address} is already a member"}],
+        )
         return
     code = _reply_code(message)
     if code and join_reply_code_valid(mailing_list, address, code):
@@ -148,8 +146,9 @@ def join_process(*, message: InboundMessage, parsed: ParsedMessage, auth: Authen
             answering=message,
             in_reply_to=parsed.message_id,
         )
-        _done(
+        message_finish(
             message,
+            InboundMessage.State.DONE,
             [
                 {
                     "rule": "join",
@@ -166,10 +165,12 @@ def _join_now(message: InboundMessage, mailing_list: MailingList, address: str, 
     try:
         member_add(mailing_list=mailing_list, address=address, source=Member.Source.JOIN)
     except MailingUserError as error:
-        _done(message, [{"rule": "join", "result": "refused", "reason": str(error)}])
+        message_finish(
+            message, InboundMessage.State.DONE, [{"rule": "join", "result": "refused", "reason": str(error)}]
+        )
         return
     _welcome_queue(mailing_list, address, message)
-    _done(message, [{"rule": "join", "result": "joined", "reason": reason}])
+    message_finish(message, InboundMessage.State.DONE, [{"rule": "join", "result": "joined", "reason": reason}])
 
 
 def leave_process(*, message: InboundMessage, parsed: ParsedMessage, auth: AuthenticationResult) -> None:
@@ -177,7 +178,11 @@ def leave_process(*, message: InboundMessage, parsed: ParsedMessage, auth: Authe
     address = _sender_address(message, parsed)
     member = member_get_by_address(mailing_list=mailing_list, address=address)
     if member is None:
-        _done(message, [{"rule": "leave", "result": "none", "reason": f"{address} is not a member"}])
+        message_finish(
+            message,
+            InboundMessage.State.DONE,
+            [{"rule": "leave", "result": "none", "reason": f"{address} is not a member"}],
+        )
         return
     if not auth.from_authenticated:
         url = link_url("mailing_leave", LEAVE_PURPOSE, {"l": mailing_list.id, "a": address})
@@ -196,8 +201,9 @@ def leave_process(*, message: InboundMessage, parsed: ParsedMessage, auth: Authe
             answering=message,
             in_reply_to=parsed.message_id,
         )
-        _done(
+        message_finish(
             message,
+            InboundMessage.State.DONE,
             [
                 {
                     "rule": "leave",
@@ -208,7 +214,11 @@ def leave_process(*, message: InboundMessage, parsed: ParsedMessage, auth: Authe
         )
         return
     member_remove(member=member)
-    _done(message, [{"rule": "leave", "result": "left", "reason": f"{address} removed (authenticated From)"}])
+    message_finish(
+        message,
+        InboundMessage.State.DONE,
+        [{"rule": "leave", "result": "left", "reason": f"{address} removed (authenticated From)"}],
+    )
 
 
 @transaction.atomic

@@ -18,17 +18,11 @@ from mailing.addresses import list_address
 from mailing.models import InboundMessage
 from mailing.services.inbound import authorization, bounces, disposition, membership
 from mailing.services.inbound.authentication import AuthenticationResult, message_authenticate
+from mailing.services.inbound.finish import message_finish
 from mailing.services.inbound.loops import loop_detect
 from mailing.services.inbound.parse import ParsedMessage, message_parse
 
 logger = logging.getLogger(__name__)
-
-
-def _stop(message: InboundMessage, state: str, reasons: list[dict]) -> None:
-    message.state = state
-    message.decision_reasons = [*message.decision_reasons, *reasons]
-    message.processed_at = timezone.now()
-    message.save(update_fields=["state", "decision_reasons", "processed_at"])
 
 
 def _authenticate(message: InboundMessage, parsed: ParsedMessage) -> tuple[AuthenticationResult, dict]:
@@ -47,7 +41,7 @@ def _post_process(message: InboundMessage, parsed: ParsedMessage, address: str) 
     loop = loop_detect(parsed=parsed, envelope_from=message.envelope_from, list_address=address)
     loop_record = {"rule": "loops", "result": "discard" if loop.discard else "continue", "reason": loop.reason}
     if loop.discard:
-        _stop(message, InboundMessage.State.DISCARDED, [loop_record])
+        message_finish(message, InboundMessage.State.DISCARDED, [loop_record])
         return
     auth, auth_record = _authenticate(message, parsed)
     context = authorization.PostContext(mailing_list=message.mailing_list, parsed=parsed, authentication=auth)
@@ -61,14 +55,21 @@ def _post_process(message: InboundMessage, parsed: ParsedMessage, address: str) 
     elif decision == authorization.HOLD:
         disposition.message_hold(message=message, parsed=parsed, reasons=reasons)
     else:
-        notify = disposition.notice_target_for_reject(message=message, parsed=parsed, auth=auth)
-        disposition.message_reject(message=message, parsed=parsed, reasons=reasons, notify=notify)
+        disposition.message_reject(
+            message=message,
+            parsed=parsed,
+            reasons=reasons,
+            from_authenticated=auth.from_authenticated,
+            return_path_authenticated=auth.return_path_authenticated,
+        )
 
 
 def _membership_process(message: InboundMessage, parsed: ParsedMessage, address: str) -> None:
     loop = loop_detect(parsed=parsed, envelope_from=message.envelope_from, list_address=address)
     if loop.discard:
-        _stop(message, InboundMessage.State.DISCARDED, [{"rule": "loops", "result": "discard", "reason": loop.reason}])
+        message_finish(
+            message, InboundMessage.State.DISCARDED, [{"rule": "loops", "result": "discard", "reason": loop.reason}]
+        )
         return
     auth, auth_record = _authenticate(message, parsed)
     message.decision_reasons = [*message.decision_reasons, auth_record]
@@ -81,10 +82,12 @@ def _membership_process(message: InboundMessage, parsed: ParsedMessage, address:
 def _dispatch(message: InboundMessage) -> None:
     if message.kind == InboundMessage.Kind.POSTMASTER:
         # Kept for operators (RFC 5321 4.5.1 requires accepting it); nothing is sent automatically.
-        _stop(message, InboundMessage.State.DONE, [{"rule": "postmaster", "result": "kept", "reason": "for operators"}])
+        message_finish(
+            message, InboundMessage.State.DONE, [{"rule": "postmaster", "result": "kept", "reason": "for operators"}]
+        )
         return
     if message.mailing_list is None:
-        _stop(
+        message_finish(
             message,
             InboundMessage.State.DISCARDED,
             [{"rule": "route", "result": "discard", "reason": "the list no longer exists"}],

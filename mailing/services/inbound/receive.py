@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import logging
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -11,10 +11,8 @@ from django_tenants.utils import schema_context
 
 from mailing.models import InboundMessage
 from mailing.selectors.routes import Route
-from tenants.jobs import job_send
+from tenants.jobs import job_send, send_failure_logged
 from tenants.services import organization_sweep_extend
-
-logger = logging.getLogger(__name__)
 
 Enqueue = Callable[[str, int], None]
 
@@ -62,16 +60,7 @@ def inbound_messages_store(
     for schema_name in sorted({schema for schema, _ in stored}):  # one order: no deadlock between MX sessions
         organization_sweep_extend(schema_name=schema_name)  # the inbound sweeper looks here
     for schema_name, message_id in stored:
-        transaction.on_commit(_enqueue_logged(enqueue, schema_name, message_id))
+        # Committed but not enqueued (broker down, crash): the inbound sweeper picks it up.
+        send = functools.partial(enqueue, schema_name, message_id)
+        transaction.on_commit(send_failure_logged(send, schema=schema_name, inbound=message_id))
     return stored
-
-
-def _enqueue_logged(enqueue: Enqueue, schema_name: str, message_id: int) -> Callable[[], None]:
-    def run() -> None:
-        try:
-            enqueue(schema_name, message_id)
-        except Exception:
-            # Committed but not enqueued: the sweeper picks it up (RELIABILITY.md, transactional outbox).
-            logger.exception("enqueue after commit failed", extra={"schema": schema_name, "inbound": message_id})
-
-    return run

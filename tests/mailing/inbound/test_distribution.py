@@ -12,9 +12,9 @@ from collections import Counter
 
 from django.test import Client
 
+from mailing.links import link_token_make
 from mailing.models import Broadcast, InboundMessage, Member
 from mailing.services.inbound.disposition import MODERATION_PURPOSE
-from mailing.signed_links import link_token_make
 from tests.conftest import tenant_host
 from tests.factories import mailing_list_make, member_make, sender_make, unique
 from tests.inbound_support import dkim_key_make, mail_make, worker_drain

@@ -9,10 +9,10 @@ import time
 
 from django.urls import reverse
 
+from mailing.links import link_token_make
 from mailing.models import InboundMessage, Member, Notice
 from mailing.services.inbound.membership import join_reply_code, join_reply_code_valid
 from mailing.services.inbound.pipeline import inbound_process
-from mailing.signed_links import link_token_make
 from tests.factories import mailing_list_make, member_make
 from tests.inbound_support import inbound_make, link_path, mail_make, notice_text
 

@@ -7,10 +7,10 @@ from django.db import connection
 from django.test import Client
 from django.urls import reverse
 
+from mailing.links import link_token_make
 from mailing.models import InboundMessage, Notice
 from mailing.services.inbound.disposition import MODERATION_PURPOSE
 from mailing.services.inbound.pipeline import inbound_process
-from mailing.signed_links import link_token_make
 from tests.conftest import tenant_host
 from tests.factories import mailing_list_make, sender_make
 from tests.inbound_support import inbound_make, link_path, list_admin_with_email, mail_make, notice_text
