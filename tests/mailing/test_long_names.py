@@ -124,6 +124,11 @@ def test_a_broadcast_whose_copies_cannot_be_made_fails_visibly_and_is_not_retrie
     page = client.get(f"/lists/{mailing_list.pk}/", HTTP_ACCEPT_LANGUAGE="ja").content.decode()
     assert "配信できなかった投稿" in page
     assert "unsafe value for List-Id" in page
+    # So does the send history (F8), and the broadcast's own page.
+    history = client.get("/broadcasts/", HTTP_ACCEPT_LANGUAGE="ja").content.decode()
+    assert "だれにも配信されていません" in history
+    detail = client.get(f"/broadcasts/{broadcast.pk}/", HTTP_ACCEPT_LANGUAGE="ja").content.decode()
+    assert "unsafe value for List-Id" in detail
 
 
 def test_a_copy_that_cannot_be_made_fails_alone_and_the_admins_hear_once(
