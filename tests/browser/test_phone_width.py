@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 from django.db import connections
 
-from tests.browser.conftest import screenshot
+from tests.browser.conftest import ARTIFACTS, screenshot
 from tests.conftest import TEST_PASSWORD
 from tests.factories import member_make, sender_make
 from tests.factories.console import managed_list_make, user_make
@@ -90,7 +90,8 @@ def test_the_navigation_collapses_behind_a_menu_button(phone, base_url, owner_wi
     assert lists_link.is_visible()
     assert phone.locator("#logout").is_visible()
     _no_sideways_scroll(phone)
-    screenshot(phone, "phone-07-menu-open")
+    ARTIFACTS.mkdir(exist_ok=True)
+    phone.screenshot(path=str(ARTIFACTS / "phone-07-menu-open.png"))  # the screen as the person sees it
 
 
 def test_each_member_is_a_card_with_its_actions_reachable(phone, base_url, owner_with_a_long_list):
