@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 
 def address_normalize(address: str) -> str:
@@ -83,14 +84,14 @@ class Member(models.Model):
     """A recipient of a list (F4)."""
 
     class Status(models.TextChoices):
-        ACTIVE = "active", "active"
-        SUSPENDED = "suspended", "suspended"  # 配信停止 by an admin
-        BOUNCING = "bouncing", "bouncing"  # suspended by bounce handling
+        ACTIVE = "active", _("active")
+        SUSPENDED = "suspended", _("suspended")  # 配信停止 by an admin
+        BOUNCING = "bouncing", _("bouncing")  # suspended by bounce handling
 
     class Source(models.TextChoices):
-        CONSOLE = "console", "console"
-        IMPORT = "import", "import"
-        JOIN = "join", "join"  # an empty mail to LIST-join@
+        CONSOLE = "console", _("console")
+        IMPORT = "import", _("import")
+        JOIN = "join", _("join")  # an empty mail to LIST-join@
 
     mailing_list = models.ForeignKey(MailingList, on_delete=models.CASCADE, related_name="members")
     address = models.CharField(max_length=254)
@@ -160,20 +161,20 @@ class InboundMessage(models.Model):
     """
 
     class Kind(models.TextChoices):
-        POST = "post", "post"
-        JOIN = "join", "join"
-        LEAVE = "leave", "leave"
-        BOUNCE = "bounce", "bounce"
-        POSTMASTER = "postmaster", "postmaster"
+        POST = "post", _("post")
+        JOIN = "join", _("join")
+        LEAVE = "leave", _("leave")
+        BOUNCE = "bounce", _("bounce")
+        POSTMASTER = "postmaster", _("postmaster")
 
     class State(models.TextChoices):
-        RECEIVED = "received", "received"
-        DISTRIBUTED = "distributed", "distributed"
-        HELD = "held", "held"  # waiting for a moderator
-        REJECTED = "rejected", "rejected"
-        DISCARDED = "discarded", "discarded"  # loops, auto-replies: dropped on purpose, kept for the record
-        DONE = "done", "done"  # join, leave, bounce, postmaster handled
-        QUARANTINED = "quarantined", "quarantined"  # processing kept crashing
+        RECEIVED = "received", _("received")
+        DISTRIBUTED = "distributed", _("distributed")
+        HELD = "held", _("held")  # waiting for a moderator
+        REJECTED = "rejected", _("rejected")
+        DISCARDED = "discarded", _("discarded")  # loops, auto-replies: dropped on purpose, kept for the record
+        DONE = "done", _("done")  # join, leave, bounce, postmaster handled
+        QUARANTINED = "quarantined", _("quarantined")  # processing kept crashing
 
     kind = models.CharField(max_length=16, choices=Kind.choices)
     mailing_list = models.ForeignKey(
@@ -205,16 +206,16 @@ class Broadcast(models.Model):
     """One distribution of content to a list's members, from mail or the web console (F7, F8)."""
 
     class Channel(models.TextChoices):
-        MAIL = "mail", "mail"
-        WEB = "web", "web"
+        MAIL = "mail", _("mail")
+        WEB = "web", _("web")
 
     class State(models.TextChoices):
-        DRAFT = "draft", "draft"  # a web broadcast being composed (previewed, not sent or scheduled yet)
-        SCHEDULED = "scheduled", "scheduled"
-        SENDING = "sending", "sending"
-        SENT = "sent", "sent"
-        CANCELLED = "cancelled", "cancelled"
-        FAILED = "failed", "failed"  # its copies could not be made (failure_reason says why); never retried
+        DRAFT = "draft", _("draft")  # a web broadcast being composed (previewed, not sent or scheduled yet)
+        SCHEDULED = "scheduled", _("scheduled")
+        SENDING = "sending", _("sending")
+        SENT = "sent", _("sent")
+        CANCELLED = "cancelled", _("cancelled")
+        FAILED = "failed", _("failed")  # its copies could not be made (failure_reason says why); never retried
 
     mailing_list = models.ForeignKey(MailingList, on_delete=models.PROTECT, related_name="broadcasts")
     channel = models.CharField(max_length=8, choices=Channel.choices)
@@ -254,11 +255,11 @@ class Delivery(models.Model):
     """One recipient's copy of a broadcast. A delivery marked SENT is never sent again."""
 
     class Status(models.TextChoices):
-        QUEUED = "queued", "queued"
-        SENT = "sent", "sent"
-        DEFERRED = "deferred", "deferred"  # 4xx: retried with backoff until a deadline
-        FAILED = "failed", "failed"  # 5xx or deadline passed: not retried
-        BOUNCED = "bounced", "bounced"  # a bounce arrived at the VERP address
+        QUEUED = "queued", _("queued")
+        SENT = "sent", _("sent")
+        DEFERRED = "deferred", _("deferred")  # 4xx: retried with backoff until a deadline
+        FAILED = "failed", _("failed")  # 5xx or deadline passed: not retried
+        BOUNCED = "bounced", _("bounced")  # a bounce arrived at the VERP address
 
     # No index of its own: delivery_unique_member (broadcast, member) serves lookups by broadcast.
     broadcast = models.ForeignKey(Broadcast, on_delete=models.CASCADE, related_name="deliveries", db_index=False)
@@ -300,9 +301,9 @@ class Notice(models.Model):
     """
 
     class State(models.TextChoices):
-        QUEUED = "queued", "queued"
-        SENT = "sent", "sent"
-        FAILED = "failed", "failed"
+        QUEUED = "queued", _("queued")
+        SENT = "sent", _("sent")
+        FAILED = "failed", _("failed")
 
     kind = models.CharField(max_length=32)
     inbound_message = models.ForeignKey(
@@ -329,11 +330,11 @@ class MemberImport(models.Model):
     """
 
     class State(models.TextChoices):
-        PREVIEWED = "previewed", "previewed"
-        QUEUED = "queued", "queued"
-        RUNNING = "running", "running"
-        APPLIED = "applied", "applied"
-        FAILED = "failed", "failed"
+        PREVIEWED = "previewed", _("previewed")
+        QUEUED = "queued", _("queued")
+        RUNNING = "running", _("running")
+        APPLIED = "applied", _("applied")
+        FAILED = "failed", _("failed")
 
     mailing_list = models.ForeignKey(MailingList, on_delete=models.CASCADE, related_name="member_imports")
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")

@@ -12,6 +12,7 @@ link they used, so the results stay one table.
 from __future__ import annotations
 
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 # Related models by name: mailing.models imports this module, not the other way round.
 Broadcast = "mailing.Broadcast"
@@ -21,9 +22,9 @@ MailingList = "mailing.MailingList"
 
 class WebBroadcast(models.Model):
     class FollowUp(models.TextChoices):
-        NONE = "", "none"
-        UNCONFIRMED = "unconfirmed", "unconfirmed"  # to the first broadcast's recipients without a confirmation
-        SURVEY_REMINDER = "survey_reminder", "survey reminder"  # to those who have not answered every question
+        NONE = "", _("none")
+        UNCONFIRMED = "unconfirmed", _("unconfirmed")  # to the first broadcast's recipients without a confirmation
+        SURVEY_REMINDER = "survey_reminder", _("survey reminder")  # to those who have not answered every question
 
     broadcast = models.OneToOneField(Broadcast, primary_key=True, on_delete=models.CASCADE, related_name="web")
     # Every list it goes to, the broadcast's own `mailing_list` (the first chosen: From, List-Id) included.
@@ -65,8 +66,8 @@ class LinkVisit(models.Model):
     confirmed (may be automatic)"."""
 
     class Kind(models.TextChoices):
-        READ = "read", "read confirmation"
-        SURVEY = "survey", "survey"
+        READ = "read", _("read confirmation")
+        SURVEY = "survey", _("survey")
 
     # The recipient: their delivery of the broadcast that carries the options (a follow-up's link
     # counts for the first broadcast); `via_broadcast_id` is the mail whose link was used.

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 
 class Group(models.Model):
@@ -51,13 +53,13 @@ class MemberTransfer(models.Model):
     """A move or copy of members from one list to another: previewed, applied, maybe undone."""
 
     class Kind(models.TextChoices):
-        MOVE = "move", "move"
-        COPY = "copy", "copy"
+        MOVE = "move", _("move")
+        COPY = "copy", _("copy")
 
     class State(models.TextChoices):
-        PREVIEWED = "previewed", "previewed"
-        APPLIED = "applied", "applied"
-        UNDONE = "undone", "undone"
+        PREVIEWED = "previewed", _("previewed")
+        APPLIED = "applied", _("applied")
+        UNDONE = "undone", _("undone")
 
     kind = models.CharField(max_length=8, choices=Kind.choices)
     state = models.CharField(max_length=16, choices=State.choices, default=State.PREVIEWED)
@@ -88,10 +90,12 @@ class MemberTransferItem(models.Model):
     """What an applied transfer did to one member (what its undo needs)."""
 
     class Outcome(models.TextChoices):
-        MOVED = "moved", "moved"  # the member row now belongs to the target list (same id, history)
-        COPIED = "copied", "copied"  # a new member row in the target list (created_member_id)
-        ALREADY = "already", "already"  # the target had the address; a move removed the source row
-        GONE = "gone", "gone"  # no longer in the source list when applied
+        # MOVED: the member row now belongs to the target list (same id, history).
+        MOVED = "moved", pgettext_lazy("transfer outcome", "moved")
+        # COPIED: a new member row in the target list (created_member_id).
+        COPIED = "copied", pgettext_lazy("transfer outcome", "copied")
+        ALREADY = "already", _("already")  # the target had the address; a move removed the source row
+        GONE = "gone", _("gone")  # no longer in the source list when applied
 
     transfer = models.ForeignKey(MemberTransfer, on_delete=models.CASCADE, related_name="items")
     member_id = models.BigIntegerField()
@@ -107,17 +111,17 @@ class Rollover(models.Model):
     """The yearly rollover (進級・クラス替え) of one school group: plan, apply, undo."""
 
     class Mode(models.TextChoices):
-        RULE = "rule", "rule"  # every class moves to the class with the same letter one grade up
-        CSV = "csv", "csv"  # an uploaded file says the new class of each member (by address or name)
+        RULE = "rule", _("rule")  # every class moves to the class with the same letter one grade up
+        CSV = "csv", _("csv")  # an uploaded file says the new class of each member (by address or name)
 
     class Leaving(models.TextChoices):
-        ARCHIVE = "archive", "archive"  # the leaving grade's members go to read-only archive lists
-        REMOVE = "remove", "remove"  # the leaving grade's members are removed
+        ARCHIVE = "archive", _("archive")  # the leaving grade's members go to read-only archive lists
+        REMOVE = "remove", _("remove")  # the leaving grade's members are removed
 
     class State(models.TextChoices):
-        PLANNED = "planned", "planned"
-        APPLIED = "applied", "applied"
-        UNDONE = "undone", "undone"
+        PLANNED = "planned", _("planned")
+        APPLIED = "applied", _("applied")
+        UNDONE = "undone", _("undone")
 
     root_group = models.ForeignKey(Group, null=True, on_delete=models.SET_NULL, related_name="rollovers")
     root_label = models.CharField(max_length=300, blank=True, default="")
